@@ -1,0 +1,67 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { registerErrorHandling } from './error-handler.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { customerWebhookRoutes } from './routes/customer-webhooks.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ErrorBody } from './schemas/common.ts';
+import { Customer, Domain } from './schemas/admin.ts';
+import { Webhook } from './schemas/webhooks.ts';
+import { Delivery } from './schemas/deliveries.ts';
+
+export interface AppOptions {
+  ctx: ServiceContext;
+  metrics: Metrics;
+  logger: Logger;
+  config: Pick<Config, 'adminToken' | 'ingestToken' | 'bodyLimit' | 'rateLimit'>;
+}
+
+/** The HTTP app, without listening: tests drive it with inject(), main.ts with listen(). */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.config.bodyLimit,
+    ajv: {
+      // Unknown fields are refused, not silently dropped: a typo ("event" for "events")
+      // must not create a webhook that receives nothing. No type coercion of bodies either.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandling(app);
+  for (const schema of [ErrorBody, Webhook, Customer, Domain, Delivery]) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'MailerLogic Webhooks',
+        version: '1.0.0',
+        description: 'Customer webhook API, operator admin API and the ingest API of the sending pipeline.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
+          ingestToken: { type: 'http', scheme: 'bearer', description: 'INGEST_TOKEN' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes(opts.ctx.database, opts.metrics));
+  await app.register(adminRoutes(opts.ctx, opts.config.adminToken), { prefix: '/admin/v1' });
+  await app.register(ingestRoutes(opts.ctx, opts.config.ingestToken, opts.metrics), { prefix: '/internal/v1' });
+  await app.register(customerWebhookRoutes(opts.ctx), { prefix: '/api/v1/customer/webhooks' });
+  return app;
+}

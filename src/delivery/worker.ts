@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { SecretBox } from '../signing/secret-box.ts';
+import { createGuardedConnector } from '../ssrf/guarded-lookup.ts';
+import type { Database } from '../store/database.ts';
+import { claimDue, complete, loadPayloads, loadTargets, releaseClaims, type ClaimedDelivery, type Completion, type DeliveryTarget } from '../store/queue.ts';
+import { classify, prepare, send } from './dispatch.ts';
+import { WebhookHttpClient } from './http-client.ts';
+import type { Wakeup } from './wakeup.ts';
+
+/**
+ * The delivery loop of one process.
+ *
+ * States: running → stopping → stopped. While running it repeats: claim due deliveries (as
+ * many as it has room for) → send each without waiting for the others → buffer outcomes →
+ * write them in batches. With nothing due it sleeps until a wake-up (new work in this
+ * process, or NOTIFY from another), a freed slot, or the poll interval.
+ *
+ * Isolation: at most `endpointConcurrency` requests to one webhook are in flight, and as many
+ * more may wait here; a webhook at that mark is left out of further claims, so a slow or dead
+ * endpoint occupies a bounded share of the worker and never the queue's head. Waiting here is
+ * bounded by one delivery timeout, well inside the lease (config checks lease > timeout), so
+ * no other worker takes up a delivery this one still holds.
+ */
+
+export interface WorkerDeps {
+  database: Database;
+  secretBox: SecretBox;
+  metrics: Metrics;
+  logger: Logger;
+  config: Pick<
+    Config,
+    'allowPrivateNetworks' | 'retryScheduleMs' | 'deliveryTimeoutMs' | 'disableAfterMs' | 'leaseDurationMs' | 'workerConcurrency' | 'endpointConcurrency'
+  >;
+  wakeup: Wakeup;
+  client?: WebhookHttpClient;
+}
+
+const POLL_INTERVAL_MS = 1000;
+const CLAIM_BATCH = 200;
+const FLUSH_SIZE = 500;
+const FLUSH_DELAY_MS = 5;
+
+export type Worker = { stop(): Promise<void>; readonly id: string };
+
+type Job = { delivery: ClaimedDelivery; target: DeliveryTarget; payload: string };
+
+export function startWorker(deps: WorkerDeps): Worker {
+  const { database, config, logger, metrics } = deps;
+  const id = `worker-${randomUUID()}`;
+  const client =
+    deps.client ??
+    new WebhookHttpClient({
+      timeoutMs: config.deliveryTimeoutMs,
+      connectionsPerOrigin: config.endpointConcurrency,
+      connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs }),
+    });
+  let state: 'running' | 'stopping' | 'stopped' = 'running';
+  let inFlight = 0;
+  const perWebhook = new Map<string, { active: number; waiting: Job[] }>();
+  let pending: Completion[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  let wakeWaiter: (() => void) | undefined;
+
+  const wakeLoop = () => {
+    const w = wakeWaiter;
+    wakeWaiter = undefined;
+    w?.();
+  };
+  const unsubscribe = deps.wakeup.onWake(wakeLoop);
+
+  const lane = (webhookId: string) => {
+    let l = perWebhook.get(webhookId);
+    if (!l) perWebhook.set(webhookId, (l = { active: 0, waiting: [] }));
+    return l;
+  };
+  const saturated = () => [...perWebhook.entries()].filter(([, l]) => l.active + l.waiting.length >= 2 * config.endpointConcurrency).map(([w]) => w);
+  const held = () => [...perWebhook.values()].reduce((n, l) => n + l.active + l.waiting.length, 0);
+
+  function finish(c: Completion) {
+    pending.push(c);
+    if (pending.length >= FLUSH_SIZE) void flush();
+    else flushTimer ??= setTimeout(() => void flush(), FLUSH_DELAY_MS);
+  }
+
+  // Writes are serialised: one batch at a time, in order. A failed write keeps its batch and
+  // tries again; the leases cover the wait (at worst a delivery is sent twice, never lost).
+  function flush(): Promise<void> {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    flushing = flushing.then(async () => {
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        try {
+          const { disabled } = await complete(database, id, batch, { now: Date.now(), disableAfterMs: config.disableAfterMs });
+          for (const w of disabled) logger.warn({ webhookId: w }, 'webhook disabled');
+        } catch (err) {
+          logger.error({ err }, 'recording delivery outcomes failed; retrying');
+          pending = batch.concat(pending);
+          await new Promise((r) => setTimeout(r, 500));
+          if (state === 'stopped') return;
+        }
+      }
+    });
+    return flushing;
+  }
+
+  async function deliver(job: Job) {
+    const { delivery, target, payload } = job;
+    const attempt = delivery.attempts + 1;
+    const startedAt = Date.now();
+    let secret: string;
+    try {
+      secret = deps.secretBox.decrypt(target.secret_enc);
+    } catch (err) {
+      // Our failure, not the receiver's: no attempt is recorded; the lease expires and the
+      // delivery is taken up again once the operator fixes SECRETS_KEY.
+      logger.error({ err, webhookId: target.id }, 'cannot decrypt webhook secret; check SECRETS_KEY / SECRETS_KEY_PREVIOUS');
+      return;
+    }
+    const req = prepare({ url: target.url, secret, messageId: delivery.id, eventType: delivery.event_type, attempt, body: payload, now: startedAt });
+    const result = await send(client, req, config.allowPrivateNetworks);
+    const verdict = classify(result, attempt, config.retryScheduleMs);
+    const r = verdict.record;
+    metrics.attemptDuration.observe(r.durationMs / 1000);
+    metrics.attempts.inc({ outcome: verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'retrying' : 'failed', error: r.error ?? 'none' });
+    finish({
+      deliveryId: delivery.id,
+      webhookId: target.id,
+      attempts: attempt,
+      status: verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed',
+      nextAttemptAt: verdict.kind === 'retry' ? Date.now() + verdict.delayMs : Date.now(),
+      health: verdict.kind === 'delivered' ? 'ok' : verdict.kind === 'give_up' && verdict.gone ? 'gone' : 'failing',
+      attempt: {
+        delivery_id: delivery.id,
+        attempt,
+        started_at: startedAt,
+        duration_ms: r.durationMs,
+        status_code: r.statusCode,
+        error: r.error,
+        response_excerpt: r.excerpt,
+      },
+    });
+  }
+
+  function pump(webhookId: string) {
+    const l = lane(webhookId);
+    while (l.active < config.endpointConcurrency && l.waiting.length > 0 && state === 'running') {
+      const job = l.waiting.shift()!;
+      l.active++;
+      inFlight++;
+      metrics.inFlight.inc();
+      deliver(job)
+        .catch((err) => logger.error({ err }, 'delivery crashed'))
+        .finally(() => {
+          l.active--;
+          inFlight--;
+          metrics.inFlight.dec();
+          if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
+          else pump(webhookId);
+          wakeLoop();
+        });
+    }
+  }
+
+  /** Claims what it has room for and starts sending; returns how many it claimed. */
+  async function claimOnce(): Promise<number> {
+    const room = Math.min(CLAIM_BATCH, config.workerConcurrency - held());
+    if (room <= 0) return 0;
+    const now = Date.now();
+    const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, skipWebhookIds: saturated() });
+    if (claimed.length === 0) return 0;
+    const [payloads, targets] = await Promise.all([
+      loadPayloads(database.db, claimed.map((d) => d.event_id)),
+      loadTargets(database.db, claimed.map((d) => d.webhook_id)),
+    ]);
+    const giveBack: string[] = [];
+    for (const delivery of claimed) {
+      const target = targets.get(delivery.webhook_id);
+      const payload = payloads.get(delivery.event_id);
+      if (!target || target.is_active !== 1 || payload === undefined) {
+        finish({ deliveryId: delivery.id, webhookId: delivery.webhook_id, status: 'cancelled', attempts: delivery.attempts, nextAttemptAt: now });
+        continue;
+      }
+      const l = lane(delivery.webhook_id);
+      if (l.active + l.waiting.length >= 2 * config.endpointConcurrency) giveBack.push(delivery.id);
+      else l.waiting.push({ delivery, target, payload });
+    }
+    for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId);
+    await releaseClaims(database.db, id, giveBack, now);
+    return claimed.length - giveBack.length;
+  }
+
+  const loop = (async () => {
+    while (state === 'running') {
+      let claimed = 0;
+      try {
+        claimed = await claimOnce();
+      } catch (err) {
+        logger.error({ err }, 'claiming deliveries failed');
+      }
+      if (claimed > 0 || state !== 'running') continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wakeWaiter = undefined;
+          resolve();
+        }, POLL_INTERVAL_MS);
+        wakeWaiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  })();
+
+  return {
+    id,
+    async stop() {
+      if (state !== 'running') return;
+      state = 'stopping';
+      unsubscribe();
+      wakeLoop();
+      await loop;
+      // Deliveries claimed but not started go back to the queue at once.
+      const waiting = [...perWebhook.values()].flatMap((l) => l.waiting.splice(0).map((j) => j.delivery.id));
+      await releaseClaims(database.db, id, waiting, Date.now()).catch((err) => logger.error({ err }, 'releasing claims failed'));
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+      await flush();
+      state = 'stopped';
+      if (!deps.client) await client.close();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { init } from './0001_init.ts';
+
+/** Append-only: never edit a migration that has shipped, add the next one. */
+export const MIGRATIONS: ReadonlyArray<{ id: string; sqlite: string; postgres: string }> = [init];
