@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.ts';
+import { AppError } from '../domain/errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { registerErrorHandling } from './error-handler.ts';
@@ -62,6 +65,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes(opts.ctx.database, opts.metrics));
   await app.register(adminRoutes(opts.ctx, opts.config.adminToken), { prefix: '/admin/v1' });
   await app.register(ingestRoutes(opts.ctx, opts.config.ingestToken, opts.metrics), { prefix: '/internal/v1' });
-  await app.register(customerWebhookRoutes(opts.ctx), { prefix: '/api/v1/customer/webhooks' });
+  await app.register(
+    async (scope) => {
+      // Per API key, before the key is even looked up: a flood of bad keys is limited too.
+      await scope.register(rateLimit, {
+        max: opts.config.rateLimit,
+        timeWindow: 60_000,
+        keyGenerator: (req) => {
+          const key = req.headers['x-api-key'];
+          return typeof key === 'string' && key ? `key:${createHash('sha256').update(key).digest('hex')}` : `ip:${req.ip}`;
+        },
+        errorResponseBuilder: (_req, ctx) => {
+          const err = new AppError('rate_limited', `rate limit of ${ctx.max} requests per minute exceeded; retry after ${ctx.after}`);
+          return Object.assign(err, { statusCode: 429 });
+        },
+      });
+      await scope.register(customerWebhookRoutes(opts.ctx));
+    },
+    { prefix: '/api/v1/customer/webhooks' },
+  );
   return app;
 }
