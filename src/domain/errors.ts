@@ -23,6 +23,8 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+const PROMOTED_DETAILS = new Set<ErrorCode>(['webhook_limit_reached']);
+
 export class AppError extends Error {
   readonly status: number;
   constructor(
@@ -36,7 +38,10 @@ export class AppError extends Error {
   }
 
   toJSON() {
-    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+    // Some codes carry their facts beside the code, as the contract shows them
+    // ({"error": {"code": "webhook_limit_reached", "limit": 3, "plan": "professional"}}).
+    const promoted = PROMOTED_DETAILS.has(this.code) && this.details && !Array.isArray(this.details) ? this.details : {};
+    return { error: { code: this.code, message: this.message, ...promoted, ...(this.details ? { details: this.details } : {}) } };
   }
 }
 
