@@ -64,6 +64,7 @@ export function startWorker(deps: WorkerDeps): Worker {
   let flushTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
   let wakeWaiter: (() => void) | undefined;
+  const refillAt = Math.max(1, Math.floor(Math.min(CLAIM_BATCH, config.workerConcurrency) / 4));
 
   const wakeLoop = () => {
     const w = wakeWaiter;
@@ -162,7 +163,9 @@ export function startWorker(deps: WorkerDeps): Worker {
           metrics.inFlight.dec();
           if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
           else pump(webhookId);
-          wakeLoop();
+          // Claim again only once a worthwhile batch fits: one claim per freed slot would be
+          // a query per delivery.
+          if (config.workerConcurrency - held() >= refillAt) wakeLoop();
         });
     }
   }
