@@ -1,3 +1,4 @@
+import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../services/context.ts';
@@ -9,18 +10,27 @@ import { CreateWebhook, UpdateWebhook, Webhook, WebhookList, WebhookParams, Webh
 
 const tags = ['webhooks'];
 const security = [{ apiKey: [] }];
+// The collection is registered as '/' under the prefix, so Fastify serves it with and
+// without the trailing slash; the OpenAPI document names it as the product document does.
+const swaggerTransform: SwaggerTransform = ({ schema, url }) => ({ schema, url: url.replace(/\/$/, '') });
+const canonicalPath = { swaggerTransform };
 
 /** The six operations of the product document, under /api/v1/customer/webhooks. */
 export const customerWebhookRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.addHook('onRequest', requireApiKey(ctx.database.db));
+  // Bodies are JSON only: Fastify's default text/plain parser would turn a wrong content
+  // type into a 422 about the body instead of a 415 (SPEC §5).
+  app.removeContentTypeParser('text/plain');
   await app.register(deliveryRoutes(ctx));
 
   app.get('/', {
+    config: canonicalPath,
     schema: { tags, security, summary: 'List webhook endpoints', response: { 200: WebhookList, ...errors(401, 429) } },
     handler: async (req) => webhooks.listWebhooks(ctx, req.customerId),
   });
 
   app.post('/', {
+    config: canonicalPath,
     schema: {
       tags,
       security,

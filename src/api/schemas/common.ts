@@ -6,6 +6,8 @@ export const ErrorBody = Type.Object(
       code: Type.String({ description: 'Stable machine-readable code, see docs/errors.md' }),
       message: Type.String(),
       details: Type.Optional(Type.Unknown()),
+      limit: Type.Optional(Type.Integer({ description: 'webhook_limit_reached: webhook endpoints the plan allows' })),
+      plan: Type.Optional(Type.String({ description: "webhook_limit_reached: the customer's plan" })),
     }),
   },
   { $id: 'Error', title: 'Error' },
