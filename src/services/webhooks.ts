@@ -70,21 +70,6 @@ async function checkDomainIds(db: Db, customerId: string, ids: string[] | null |
   return unique;
 }
 
-/** SPEC §5: `{"error": {"code": "webhook_limit_reached", "limit": N, "plan": …}}`, limit and plan beside the code. */
-class WebhookLimitReached extends AppError {
-  constructor(
-    readonly limit: number,
-    readonly plan: string,
-  ) {
-    super('webhook_limit_reached', `your ${plan} plan allows ${limit} webhook endpoint(s)`, { limit, plan });
-  }
-
-  override toJSON() {
-    const { error } = super.toJSON();
-    return { error: { ...error, limit: this.limit, plan: this.plan } };
-  }
-}
-
 export async function listWebhooks(ctx: ServiceContext, customerId: string) {
   const { db } = ctx.database;
   const [rows, customer] = await Promise.all([
@@ -122,7 +107,11 @@ export async function createWebhook(ctx: ServiceContext, customerId: string, inp
       .where('customer_id', '=', customerId)
       .executeTakeFirstOrThrow();
     if (Number(count) >= customer.webhook_limit) {
-      throw new WebhookLimitReached(customer.webhook_limit, customer.plan);
+      // limit and plan also stand beside the code (domain/errors.ts promotes them).
+      throw new AppError('webhook_limit_reached', `your ${customer.plan} plan allows ${customer.webhook_limit} webhook endpoint(s)`, {
+        limit: customer.webhook_limit,
+        plan: customer.plan,
+      });
     }
     const now = Date.now();
     const row: WebhookRow = {

@@ -13,8 +13,6 @@ const security = [{ adminToken: [] }];
 export const adminRoutes = (ctx: ServiceContext, adminToken: string): FastifyPluginAsyncTypebox => async (app) => {
   const db = ctx.database.db;
   app.addHook('onRequest', requireToken(adminToken, 'ADMIN_TOKEN'));
-  // JSON only: without this, a text/plain body would be answered 422 instead of 415.
-  app.removeContentTypeParser('text/plain');
 
   app.post('/customers', {
     schema: { tags, security, summary: 'Create a customer', body: CreateCustomer, response: { 201: Type.Ref(Customer), ...errors(400, 401, 422) } },

@@ -18,9 +18,6 @@ const canonicalPath = { swaggerTransform };
 /** The six operations of the product document, under /api/v1/customer/webhooks. */
 export const customerWebhookRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.addHook('onRequest', requireApiKey(ctx.database.db));
-  // Bodies are JSON only: Fastify's default text/plain parser would turn a wrong content
-  // type into a 422 about the body instead of a 415 (SPEC §5).
-  app.removeContentTypeParser('text/plain');
   await app.register(deliveryRoutes(ctx));
 
   app.get('/', {
