@@ -45,7 +45,8 @@ const FLUSH_DELAY_MS = 5;
 
 export type Worker = { stop(): Promise<void>; readonly id: string };
 
-type Job = { delivery: ClaimedDelivery; target: DeliveryTarget; payload: string };
+/** `waited`: it sat in its webhook's lane, so the target read at claim time may be stale. */
+type Job = { delivery: ClaimedDelivery; target: DeliveryTarget; payload: string; waited?: boolean };
 
 export function startWorker(deps: WorkerDeps): Worker {
   const { database, config, logger, metrics } = deps;
@@ -60,6 +61,10 @@ export function startWorker(deps: WorkerDeps): Worker {
   let state: 'running' | 'stopping' | 'stopped' = 'running';
   let inFlight = 0;
   const perWebhook = new Map<string, { active: number; waiting: Job[] }>();
+  // Webhooks that answered 410 here. Until the flush has written their disabling nothing more
+  // is sent to them; for one lease after it, what was claimed before it is checked again.
+  const gone = new Set<string>();
+  const goneRecorded = new Map<string, number>();
   let pending: Completion[] = [];
   let flushTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
@@ -99,6 +104,9 @@ export function startWorker(deps: WorkerDeps): Worker {
         try {
           const { disabled } = await complete(database, id, batch, { now: Date.now(), disableAfterMs: config.disableAfterMs });
           for (const w of disabled) logger.warn({ webhookId: w }, 'webhook disabled');
+          const at = Date.now();
+          for (const [w, t] of goneRecorded) if (at - t > config.leaseDurationMs) goneRecorded.delete(w);
+          for (const c of batch) if (c.health === 'gone' && gone.delete(c.webhookId)) goneRecorded.set(c.webhookId, at);
         } catch (err) {
           logger.error({ err }, 'recording delivery outcomes failed; retrying');
           pending = batch.concat(pending);
@@ -110,8 +118,21 @@ export function startWorker(deps: WorkerDeps): Worker {
     return flushing;
   }
 
+  const cancel = (delivery: ClaimedDelivery) =>
+    finish({ deliveryId: delivery.id, webhookId: delivery.webhook_id, status: 'cancelled', attempts: delivery.attempts, nextAttemptAt: Date.now() });
+
   async function deliver(job: Job) {
-    const { delivery, target, payload } = job;
+    const { delivery, payload } = job;
+    let { target } = job;
+    if (gone.has(delivery.webhook_id)) return cancel(delivery);
+    if (job.waited || goneRecorded.has(delivery.webhook_id)) {
+      // It waited behind slower requests (or its webhook was just disabled): the webhook may
+      // since have been deleted, switched off, pointed elsewhere or given a new secret.
+      // Signatures use the secret of send time.
+      const fresh = (await loadTargets(database.db, [delivery.webhook_id])).get(delivery.webhook_id);
+      if (!fresh || fresh.is_active !== 1) return cancel(delivery);
+      target = fresh;
+    }
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
     let secret: string;
@@ -126,6 +147,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     const req = prepare({ url: target.url, secret, messageId: delivery.id, eventType: delivery.event_type, attempt, body: payload, now: startedAt });
     const result = await send(client, req, config.allowPrivateNetworks);
     const verdict = classify(result, attempt, config.retryScheduleMs);
+    if (verdict.kind === 'give_up' && verdict.gone) gone.add(target.id);
     const r = verdict.record;
     metrics.attemptDuration.observe(r.durationMs / 1000);
     metrics.attempts.inc({ outcome: verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'retrying' : 'failed', error: r.error ?? 'none' });
@@ -148,10 +170,12 @@ export function startWorker(deps: WorkerDeps): Worker {
     });
   }
 
-  function pump(webhookId: string) {
+  /** Starts what the lane has room for; `fromClaim`: right after the claim that read the targets. */
+  function pump(webhookId: string, fromClaim = false) {
     const l = lane(webhookId);
     while (l.active < config.endpointConcurrency && l.waiting.length > 0 && state === 'running') {
       const job = l.waiting.shift()!;
+      if (!fromClaim) job.waited = true;
       l.active++;
       inFlight++;
       metrics.inFlight.inc();
@@ -185,15 +209,15 @@ export function startWorker(deps: WorkerDeps): Worker {
     for (const delivery of claimed) {
       const target = targets.get(delivery.webhook_id);
       const payload = payloads.get(delivery.event_id);
-      if (!target || target.is_active !== 1 || payload === undefined) {
-        finish({ deliveryId: delivery.id, webhookId: delivery.webhook_id, status: 'cancelled', attempts: delivery.attempts, nextAttemptAt: now });
+      if (!target || target.is_active !== 1 || payload === undefined || gone.has(delivery.webhook_id)) {
+        cancel(delivery);
         continue;
       }
       const l = lane(delivery.webhook_id);
       if (l.active + l.waiting.length >= 2 * config.endpointConcurrency) giveBack.push(delivery.id);
       else l.waiting.push({ delivery, target, payload });
     }
-    for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId);
+    for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId, true);
     await releaseClaims(database.db, id, giveBack, now);
     return claimed.length - giveBack.length;
   }

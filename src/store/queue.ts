@@ -162,8 +162,7 @@ async function updateHealth(db: Db, cs: Completion[], opts: { now: number; disab
       .where('is_active', '=', 1)
       .where('failing_since', '<=', opts.now - opts.disableAfterMs)
       .execute();
-    const days = Math.round((opts.disableAfterMs / 86_400_000) * 10) / 10;
-    await disable(db, expired.map((r) => r.id), `every delivery attempt failed for ${days} days`, opts.now);
+    await disable(db, expired.map((r) => r.id), `every delivery attempt failed for ${spanOf(opts.disableAfterMs)}`, opts.now);
     disabled.push(...expired.map((r) => r.id));
   }
   if (gone.length) {
@@ -171,6 +170,23 @@ async function updateHealth(db: Db, cs: Completion[], opts: { now: number; disab
     disabled.push(...gone);
   }
   return { disabled };
+}
+
+/** 432000000 → "5 days", 90 minutes → "1.5 hours", 500 → "500 ms": never "0 days". */
+export function spanOf(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1000, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (ms >= size) {
+      const n = Math.round((ms / size) * 10) / 10;
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${ms} ms`;
 }
 
 async function disable(db: Db, webhookIds: string[], reason: string, now: number) {
