@@ -55,7 +55,11 @@ export function startWorker(deps: WorkerDeps): Worker {
     deps.client ??
     new WebhookHttpClient({
       timeoutMs: config.deliveryTimeoutMs,
-      connectionsPerOrigin: config.endpointConcurrency,
+      // Per webhook, the lanes below hold in-flight requests to endpointConcurrency. The pool
+      // must not cap them per origin as well: webhooks sharing a host (paths of one receiver,
+      // a hosted automation service) would then queue behind a slow one's connections, and
+      // time spent queued counts against the delivery timeout.
+      connectionsPerOrigin: config.workerConcurrency,
       connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs }),
     });
   let state: 'running' | 'stopping' | 'stopped' = 'running';
