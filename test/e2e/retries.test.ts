@@ -7,10 +7,9 @@ import { closedPort, createWebhook, deliveryWhere, event, ingestOk, listDeliveri
 const attemptOf = (r: Received) => Number(r.headers['x-webhook-attempt']);
 const webhookOf = async (svc: TestService, key: string, id: string) => (await svc.customer(key, 'GET', `/api/v1/customer/webhooks/${id}`)).body;
 
-describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
+describe.concurrent.each(STORES)('retries, failures and disabling (%s)', (kind) => {
   let svc: TestService;
   let receiver: TestReceiver;
-  let customer: { id: string; key: string; domains: string[] };
   /** Answers by path; a test sets its own path's behaviour. */
   const behaviour = new Map<string, (r: Received) => { status: number; body?: string; headers?: Record<string, string> }>();
 
@@ -25,14 +24,14 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
     await svc?.close();
   });
 
-  /** Each test has a customer of its own, so its events reach its webhook only. */
+  /** Each test has a customer of its own, so its events reach its webhook only (tests run concurrently). */
   const hookAt = async (path: string, url = `${receiver.url}${path}`) => {
-    customer = await svc.newCustomer('starter');
-    return createWebhook(svc, customer.key, { url, events: ['email.delivered'] });
+    const customer = await svc.newCustomer('starter');
+    return { customer, hook: await createWebhook(svc, customer.key, { url, events: ['email.delivered'] }) };
   };
 
   it('retries a failing endpoint with the same webhook-id and a rising attempt number until it succeeds', async () => {
-    const hook = await hookAt('/flaky');
+    const { customer, hook } = await hookAt('/flaky');
     const big = 'e'.repeat(3000);
     behaviour.set('/flaky', (r) => (attemptOf(r) < 3 ? { status: 500, body: big } : { status: 204 }));
     const e = event(customer.id);
@@ -62,7 +61,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
   });
 
   it('marks a delivery failed once the schedule is exhausted', async () => {
-    const hook = await hookAt('/down');
+    const { customer, hook } = await hookAt('/down');
     behaviour.set('/down', () => ({ status: 503, body: 'maintenance' }));
     const e = event(customer.id);
     await ingestOk(svc, e);
@@ -77,7 +76,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
   });
 
   it('disables the webhook on 410 Gone, cancels what is pending, and re-enables on is_active true', async () => {
-    const hook = await hookAt('/gone');
+    const { customer, hook } = await hookAt('/gone');
     const first = event(customer.id);
     behaviour.set('/gone', () => ({ status: 500 }));
     await ingestOk(svc, first);
@@ -111,7 +110,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
     const elsewhere = await new TestReceiver().start();
     try {
       const path = `/redirect-${status}`;
-      const hook = await hookAt(path);
+      const { customer, hook } = await hookAt(path);
       const location = `${elsewhere.url}/stolen`;
       behaviour.set(path, () => ({ status, headers: { location }, body: 'moved' }));
       await ingestOk(svc, event(customer.id));
@@ -127,7 +126,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
 
   it('records connection_refused for a closed port', async () => {
     const port = await closedPort();
-    const hook = await hookAt('/nobody', `http://127.0.0.1:${port}/nobody`);
+    const { customer, hook } = await hookAt('/nobody', `http://127.0.0.1:${port}/nobody`);
     await ingestOk(svc, event(customer.id));
     const d = await deliveryWhere(svc, customer.key, hook.id, (x) => x.attempts.length >= 2);
     expect(d.attempts[0]).toMatchObject({ attempt: 1, status_code: null, error: 'connection_refused' });
@@ -136,7 +135,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
   });
 
   it('honours Retry-After on 429 beyond the retry schedule', async () => {
-    const hook = await hookAt('/busy');
+    const { customer, hook } = await hookAt('/busy');
     behaviour.set('/busy', (r) => (attemptOf(r) === 1 ? { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' } : { status: 200 }));
     const e = event(customer.id);
     await ingestOk(svc, e);
@@ -149,7 +148,7 @@ describe.each(STORES)('retries, failures and disabling (%s)', (kind) => {
   });
 });
 
-describe.each(STORES)('disabling endpoints (%s)', (kind) => {
+describe.concurrent.each(STORES)('disabling endpoints (%s)', (kind) => {
   let svc: TestService;
   let receiver: TestReceiver;
 
