@@ -131,6 +131,26 @@ describe.each(STORES)('seeing and mending deliveries (%s)', (kind) => {
     expect(withEmail(receiver.received, events[1].email_id)[1].headers['x-webhook-attempt']).toBe('2');
   });
 
+  it('answers 409 to a retry of a delivery that is being sent right now', async () => {
+    const customer = await svc.newCustomer('starter');
+    const hook = await createWebhook(svc, customer.key, { url: `${receiver.url}/inflight`, events: ['email.delivered'] });
+    const e = event(customer.id);
+    const respond = receiver.respond;
+    receiver.respond = (r) => (r.path === '/inflight' ? { status: 200, delayMs: 1500 } : respond(r));
+    try {
+      await ingestOk(svc, e);
+      await receiver.waitFor(1, '/inflight');
+      const d = (await listDeliveries(svc, customer.key, hook.id)).body.data[0];
+      expect(d.status).toBe('pending');
+      const res = await svc.customer(customer.key, 'POST', `/api/v1/customer/webhooks/${hook.id}/deliveries/${d.id}/retry`);
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('conflict');
+      await deliveryWhere(svc, customer.key, hook.id, (x) => x.status === 'succeeded');
+    } finally {
+      receiver.respond = respond;
+    }
+  });
+
   it('answers 404 to a retry of an unknown delivery or one of another webhook', async () => {
     const { customer, hook } = await setup('/retry404', 1);
     const other = await createWebhook(svc, customer.key, { url: `${receiver.url}/retry404-other`, events: ['email.sent'] });

@@ -116,6 +116,14 @@ describe.each(STORES)('fan-out to customer, domain and domain-group webhooks (%s
     }
   });
 
+  it('matches domain ids whatever their letter case', async () => {
+    const e = event(customer.id, 'email.bounced', { domain_id: d1.toUpperCase() });
+    expect((await ingestOk(svc, e)).deliveries).toBe(1);
+    const [r] = await eventually(() => withEmail(receiver.received, e.email_id), (l) => l.length === 1);
+    expect(r.path).toBe('/single');
+    expect(bodyOf(r).domain_id).toBe(d1);
+  });
+
   it('sends the documented body, with tag and metadata only when given', async () => {
     const full = event(customer.id, 'email.delivered', {
       domain_id: d4,

@@ -209,3 +209,28 @@ describe.concurrent.each(STORES)('disabling endpoints (%s)', (kind) => {
     }
   });
 });
+
+describe.concurrent.each(STORES)('timeouts (%s)', (kind) => {
+  let svc: TestService;
+  let receiver: TestReceiver;
+
+  beforeAll(async () => {
+    receiver = await new TestReceiver().start();
+    svc = await startE2E(kind, { RETRY_SCHEDULE: '1h', DELIVERY_TIMEOUT: '300ms', LEASE_DURATION: '5s' });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await svc?.close();
+  });
+
+  it('records error timeout for an endpoint that answers after DELIVERY_TIMEOUT, and keeps the delivery pending', async () => {
+    receiver.respond = () => ({ status: 200, delayMs: 1500 });
+    const customer = await svc.newCustomer('starter');
+    const hook = await createWebhook(svc, customer.key, { url: `${receiver.url}/late`, events: ['email.delivered'] });
+    await ingestOk(svc, event(customer.id));
+    const d = await deliveryWhere(svc, customer.key, hook.id, (x) => x.attempts.length === 1);
+    expect(d.status).toBe('pending');
+    expect(d.attempts[0]).toMatchObject({ attempt: 1, status_code: null, error: 'timeout' });
+    expect(d.attempts[0].duration_ms).toBeGreaterThanOrEqual(250);
+  });
+});
