@@ -18,11 +18,12 @@ import type { Wakeup } from './wakeup.ts';
  * write them in batches. With nothing due it sleeps until a wake-up (new work in this
  * process, or NOTIFY from another), a freed slot, or the poll interval.
  *
- * Isolation: at most `endpointConcurrency` requests to one webhook are in flight, and as many
- * more may wait here; a webhook at that mark is left out of further claims, so a slow or dead
- * endpoint occupies a bounded share of the worker and never the queue's head. Waiting here is
- * bounded by one delivery timeout, well inside the lease (config checks lease > timeout), so
- * no other worker takes up a delivery this one still holds.
+ * Isolation: at most `endpointConcurrency` (C) requests to one webhook are in flight, and a
+ * few rounds more may wait here. A claim brings at most C rows per webhook, and a webhook
+ * holding more than (R - 1) × C is left out of claims, so one never holds more than R × C:
+ * a slow or dead endpoint occupies a bounded share of the worker and never the queue's head.
+ * R is how many delivery timeouts fit in the lease, less one: the last one waiting is sent
+ * and answered before its lease ends, so no other worker takes up what this one still holds.
  */
 
 export interface WorkerDeps {
@@ -87,7 +88,9 @@ export function startWorker(deps: WorkerDeps): Worker {
     if (!l) perWebhook.set(webhookId, (l = { active: 0, waiting: [] }));
     return l;
   };
-  const saturated = () => [...perWebhook.entries()].filter(([, l]) => l.active + l.waiting.length >= 2 * config.endpointConcurrency).map(([w]) => w);
+  const rounds = Math.max(1, Math.floor(config.leaseDurationMs / config.deliveryTimeoutMs) - 1);
+  const maxHeld = rounds * config.endpointConcurrency;
+  const saturated = () => [...perWebhook.entries()].filter(([, l]) => l.active + l.waiting.length > maxHeld - config.endpointConcurrency).map(([w]) => w);
   const held = () => [...perWebhook.values()].reduce((n, l) => n + l.active + l.waiting.length, 0);
 
   function finish(c: Completion) {
@@ -122,6 +125,24 @@ export function startWorker(deps: WorkerDeps): Worker {
     return flushing;
   }
 
+  // Re-reads of webhooks, gathered per event-loop turn into one query. Each read is issued
+  // after it was asked for, so what it returns is at least as new as the moment of asking.
+  let gathering: { ids: Set<string>; result: Promise<Map<string, DeliveryTarget>> } | undefined;
+  function currentTarget(webhookId: string): Promise<DeliveryTarget | undefined> {
+    if (!gathering) {
+      const batch: { ids: Set<string>; result: Promise<Map<string, DeliveryTarget>> } = {
+        ids: new Set(),
+        result: new Promise<void>((r) => setImmediate(r)).then(() => {
+          gathering = undefined;
+          return loadTargets(database.db, [...batch.ids]);
+        }),
+      };
+      gathering = batch;
+    }
+    gathering.ids.add(webhookId);
+    return gathering.result.then((m) => m.get(webhookId));
+  }
+
   const cancel = (delivery: ClaimedDelivery) =>
     finish({ deliveryId: delivery.id, webhookId: delivery.webhook_id, status: 'cancelled', attempts: delivery.attempts, nextAttemptAt: Date.now() });
 
@@ -133,7 +154,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       // It waited behind slower requests (or its webhook was just disabled): the webhook may
       // since have been deleted, switched off, pointed elsewhere or given a new secret.
       // Signatures use the secret of send time.
-      const fresh = (await loadTargets(database.db, [delivery.webhook_id])).get(delivery.webhook_id);
+      const fresh = await currentTarget(delivery.webhook_id);
       if (!fresh || fresh.is_active !== 1) return cancel(delivery);
       target = fresh;
     }
@@ -191,9 +212,10 @@ export function startWorker(deps: WorkerDeps): Worker {
           metrics.inFlight.dec();
           if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
           else pump(webhookId);
-          // Claim again only once a worthwhile batch fits: one claim per freed slot would be
-          // a query per delivery.
-          if (config.workerConcurrency - held() >= refillAt) wakeLoop();
+          // Claim again when this lane can take a claim's worth again, or the worker as a
+          // whole can: once per crossing, not per finished delivery (a claim per delivery
+          // would be a query per delivery, and a futile one while every lane is full).
+          if (l.active + l.waiting.length === maxHeld - config.endpointConcurrency || config.workerConcurrency - held() === refillAt) wakeLoop();
         });
     }
   }
@@ -203,7 +225,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     const room = Math.min(CLAIM_BATCH, config.workerConcurrency - held());
     if (room <= 0) return 0;
     const now = Date.now();
-    const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, skipWebhookIds: saturated() });
+    const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, skipWebhookIds: saturated() });
     if (claimed.length === 0) return 0;
     const [payloads, targets] = await Promise.all([
       loadPayloads(database.db, claimed.map((d) => d.event_id)),
@@ -218,7 +240,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         continue;
       }
       const l = lane(delivery.webhook_id);
-      if (l.active + l.waiting.length >= 2 * config.endpointConcurrency) giveBack.push(delivery.id);
+      if (l.active + l.waiting.length >= maxHeld) giveBack.push(delivery.id);
       else l.waiting.push({ delivery, target, payload });
     }
     for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId, true);

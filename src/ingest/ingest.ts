@@ -45,7 +45,7 @@ export async function ingestEvents(database: Database, rawEvents: unknown[], now
     throw new AppError('validation_failed', `${errors.length} of ${rawEvents.length} events are invalid; none were accepted`, errors);
   }
 
-  return db.transaction().execute(async (trx) => {
+  return database.durableTransaction(async (trx) => {
     const rows: EventRow[] = valid.map((e) => ({
       id: newId(),
       customer_id: e.customerId,

@@ -18,27 +18,34 @@ export type ClaimedDelivery = {
 
 export async function claimDue(
   database: Database,
-  opts: { workerId: string; now: number; leaseMs: number; limit: number; skipWebhookIds: string[] },
+  opts: { workerId: string; now: number; leaseMs: number; limit: number; perWebhook: number; skipWebhookIds: string[] },
 ): Promise<ClaimedDelivery[]> {
   const { db, capabilities } = database;
-  const rows = await db
-    .updateTable('deliveries')
-    .set({ next_attempt_at: opts.now + opts.leaseMs, locked_by: opts.workerId })
-    .where('id', 'in', (eb) => {
-      let due = eb
-        .selectFrom('deliveries')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', opts.now)
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .limit(opts.limit);
-      if (opts.skipWebhookIds.length > 0) due = due.where('webhook_id', 'not in', opts.skipWebhookIds);
-      // Several workers claim at once on PostgreSQL: each skips the rows another is taking.
-      return capabilities.skipLocked ? due.forUpdate().skipLocked() : due;
-    })
-    .returning(['id', 'event_id', 'webhook_id', 'event_type', 'attempts'])
-    .execute();
+  const skip = opts.skipWebhookIds.length ? sql`AND webhook_id NOT IN (${sql.join(opts.skipWebhookIds)})` : sql``;
+  // Several workers claim at once on PostgreSQL: each skips the rows another is taking.
+  const lock = capabilities.skipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+  // The head of the queue, at most `perWebhook` rows per webhook: a backlog of one endpoint
+  // cannot fill a claim and crowd out the others. The outer re-check of status and time
+  // makes a row another worker took meanwhile drop out instead of being claimed twice.
+  const { rows } = await sql<ClaimedDelivery>`
+    UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+    WHERE id IN (
+      SELECT id FROM (
+        SELECT id, next_attempt_at, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn
+        FROM (
+          SELECT id, webhook_id, next_attempt_at FROM deliveries
+          WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
+          ORDER BY next_attempt_at, id
+          LIMIT ${opts.limit * 4}
+          ${lock}
+        ) head
+      ) ranked
+      WHERE rn <= ${opts.perWebhook}
+      ORDER BY next_attempt_at, id
+      LIMIT ${opts.limit}
+    )
+    AND status = 'pending' AND next_attempt_at <= ${opts.now}
+    RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
   // RETURNING has no order; ids are time-ordered, so this restores queue order, in which
   // each event's domain-scoped deliveries come before its customer-level ones.
   return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
