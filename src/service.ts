@@ -8,7 +8,7 @@ import { startWorker, type Worker } from './delivery/worker.ts';
 import { createMetrics } from './observability/metrics.ts';
 import type { ServiceContext } from './services/context.ts';
 import { SecretBox, parseSecretsKey } from './signing/secret-box.ts';
-import { createGuardedConnector } from './ssrf/guarded-lookup.ts';
+import { createGuardedConnector, type Resolver } from './ssrf/guarded-lookup.ts';
 import type { Database } from './store/database.ts';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -30,13 +30,27 @@ export function secretBoxFor(config: Pick<Config, 'secretsKey' | 'secretsKeyPrev
  * Closing stops taking requests and claims, lets in-flight deliveries finish, then closes
  * the database.
  */
-export async function createService(config: Config, database: Database, logger: Logger, role: Role): Promise<Service> {
+export async function createService(
+  config: Config,
+  database: Database,
+  logger: Logger,
+  role: Role,
+  /** Tests only: a DNS resolver to stand in for the system's, e.g. one that answers 10.0.0.1. */
+  overrides: { resolve?: Resolver } = {},
+): Promise<Service> {
   const metrics = createMetrics();
   const wakeup = createWakeup(database, logger, { listen: role !== 'api' });
-  const httpClient = new WebhookHttpClient({
-    timeoutMs: config.deliveryTimeoutMs,
-    connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs }),
-  });
+  // Every outbound request, test events included, goes through the connect-time SSRF guard.
+  const client = (connectionsPerOrigin: number) =>
+    new WebhookHttpClient({
+      timeoutMs: config.deliveryTimeoutMs,
+      connectionsPerOrigin,
+      connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs, resolve: overrides.resolve }),
+    });
+  const httpClient = client(config.endpointConcurrency);
+  // The worker's per-webhook cap does the limiting; a per-origin cap below the worker's
+  // concurrency would make webhooks sharing a host queue behind a slow one.
+  const workerClient = role === 'api' ? undefined : client(config.workerConcurrency);
   const secretBox = secretBoxFor(config);
   const ctx: ServiceContext = {
     database,
@@ -46,7 +60,7 @@ export async function createService(config: Config, database: Database, logger: 
     httpClient,
     retryScheduleMs: config.retryScheduleMs,
   };
-  const worker = role === 'api' ? undefined : startWorker({ database, secretBox, metrics, logger, config, wakeup });
+  const worker = role === 'api' ? undefined : startWorker({ database, secretBox, metrics, logger, config, wakeup, client: workerClient });
   const app = role === 'worker' ? undefined : await buildApp({ ctx, metrics, logger, config });
   return {
     app,
@@ -57,6 +71,7 @@ export async function createService(config: Config, database: Database, logger: 
       await worker?.stop();
       await wakeup.close();
       await httpClient.close();
+      await workerClient?.close();
       await database.close();
     },
   };

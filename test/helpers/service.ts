@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/observability/logger.ts';
+import type { Resolver } from '../../src/ssrf/guarded-lookup.ts';
 import { loadConfig, type Config } from '../../src/config/load.ts';
 import { createService, type Role, type Service } from '../../src/service.ts';
 import { createTestStore, type StoreKind, type TestStore } from './stores.ts';
@@ -26,7 +27,7 @@ export type TestService = Service & {
  * The whole service in this process over a fresh store, as `npm start` builds it: the HTTP
  * app (driven with inject) and, unless role is 'api', a real delivery worker.
  */
-export async function startTestService(kind: StoreKind, opts: { role?: Role; env?: Record<string, string>; logStream?: DestinationStream } = {}): Promise<TestService> {
+export async function startTestService(kind: StoreKind, opts: { role?: Role; env?: Record<string, string>; logStream?: DestinationStream; resolve?: Resolver } = {}): Promise<TestService> {
   const store = await createTestStore(kind);
   const adminToken = randomBytes(24).toString('base64url');
   const ingestToken = randomBytes(24).toString('base64url');
@@ -40,7 +41,7 @@ export async function startTestService(kind: StoreKind, opts: { role?: Role; env
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const service = await createService(config, store.open(), createLogger(opts.logStream ? 'debug' : config.logLevel, opts.logStream), opts.role ?? 'api');
+  const service = await createService(config, store.open(), createLogger(opts.logStream ? 'debug' : config.logLevel, opts.logStream), opts.role ?? 'api', { resolve: opts.resolve });
   const app = service.app!;
   const call = async (headers: Record<string, string>, method: InjectOptions['method'], url: string, payload?: unknown) => {
     const res = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
