@@ -93,7 +93,24 @@ export function startWorker(deps: WorkerDeps): Worker {
   const saturated = () => [...perWebhook.entries()].filter(([, l]) => l.active + l.waiting.length > maxHeld - config.endpointConcurrency).map(([w]) => w);
   const held = () => [...perWebhook.values()].reduce((n, l) => n + l.active + l.waiting.length, 0);
 
+  // A retry due sooner than the next poll wakes the loop itself (a little after it is due,
+  // so its outcome has been written by then), instead of waiting out the poll interval.
+  let dueTimer: NodeJS.Timeout | undefined;
+  let dueAt = Infinity;
+  function wakeAt(at: number) {
+    if (at >= dueAt || at - Date.now() > POLL_INTERVAL_MS) return;
+    dueAt = at;
+    clearTimeout(dueTimer);
+    dueTimer = setTimeout(() => {
+      dueAt = Infinity;
+      dueTimer = undefined;
+      wakeLoop();
+    }, Math.max(0, at - Date.now()) + 20);
+    dueTimer.unref();
+  }
+
   function finish(c: Completion) {
+    if (c.status === 'pending') wakeAt(c.nextAttemptAt);
     pending.push(c);
     if (pending.length >= FLUSH_SIZE) void flush();
     else flushTimer ??= setTimeout(() => void flush(), FLUSH_DELAY_MS);
@@ -276,6 +293,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       if (state !== 'running') return;
       state = 'stopping';
       unsubscribe();
+      clearTimeout(dueTimer);
       wakeLoop();
       await loop;
       // Deliveries claimed but not started go back to the queue at once.

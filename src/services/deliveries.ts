@@ -65,15 +65,19 @@ export async function retryDelivery(ctx: ServiceContext, customerId: string, web
   const { db } = ctx.database;
   const now = Date.now();
   const row = isUuid(deliveryId)
-    ? await db.selectFrom('deliveries').select(['id', 'status', 'locked_by']).where('id', '=', deliveryId).where('webhook_id', '=', webhookId).executeTakeFirst()
+    ? await db.selectFrom('deliveries').select(['id']).where('id', '=', deliveryId).where('webhook_id', '=', webhookId).executeTakeFirst()
     : undefined;
   if (!row) throw notFound('delivery');
-  if (row.status === 'pending' && row.locked_by !== null) throw new AppError('conflict', 'this delivery is being sent right now');
-  await db
+  // One conditional statement: a worker claiming the row between a check and an update
+  // would otherwise have its outcome overwritten and the delivery sent twice. A lease that
+  // has run out (its worker died) no longer counts as in flight.
+  const result = await db
     .updateTable('deliveries')
     .set({ status: 'pending', next_attempt_at: now, locked_by: null, updated_at: now })
     .where('id', '=', deliveryId)
-    .execute();
+    .where((eb) => eb.not(eb.and([eb('status', '=', 'pending'), eb('locked_by', 'is not', null), eb('next_attempt_at', '>', now)])))
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) throw new AppError('conflict', 'this delivery is being sent right now');
   ctx.wake();
   return { id: deliveryId, status: 'pending' as const, next_attempt_at: iso(now) };
 }
