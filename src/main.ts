@@ -65,10 +65,11 @@ main(process.argv.slice(2)).then(
     if (code !== undefined) process.exitCode = code;
   },
   (err) => {
-    const known = err instanceof ConfigError || String(err?.code).startsWith('ERR_PARSE_ARGS') || err?.name === 'AppError';
-    if (known) {
+    // 2: the command or its settings are wrong; 1: it was right but failed (e.g. not found).
+    const usage = err instanceof ConfigError || String(err?.code).startsWith('ERR_PARSE_ARGS') || ['bad_request', 'validation_failed'].includes(err?.code);
+    if (usage || err?.name === 'AppError') {
       console.error(`mailerlogic-webhooks: ${err.message}`);
-      process.exitCode = 2;
+      process.exitCode = usage ? 2 : 1;
     } else if (err?.code === 'ECONNREFUSED' || err?.code === '28P01' || err?.code === '3D000' || err?.code === 'ENOTFOUND') {
       console.error(`mailerlogic-webhooks: cannot reach the database: ${err.message}`);
       process.exitCode = 1;
