@@ -7,9 +7,9 @@ import { queueStats } from '../../store/queue-stats.ts';
 const tags = ['operations'];
 
 export const healthRoutes = (database: Database, metrics: Metrics): FastifyPluginAsyncTypebox => async (app) => {
-  app.get('/healthz', { schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { logLevel: 'warn', schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
-  app.get('/readyz', { schema: { tags, summary: 'Readiness: the database answers' } }, async (_req, reply) => {
+  app.get('/readyz', { logLevel: 'warn', schema: { tags, summary: 'Readiness: the database answers' } }, async (_req, reply) => {
     try {
       await ping(database);
       return { status: 'ready', store: database.dialect };
@@ -18,7 +18,7 @@ export const healthRoutes = (database: Database, metrics: Metrics): FastifyPlugi
     }
   });
 
-  app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
+  app.get('/metrics', { logLevel: 'warn', schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     // Queue figures are read on scrape: cheap (two indexed queries) and true across processes.
     const stats = await queueStats(database.db, Date.now()).catch(() => null);
     if (stats) {
