@@ -18,18 +18,19 @@
  *   --quick: 3 × 2,000 deliveries and shorter load windows (under 2 minutes on 2 cores).
  * Prints one table and writes the same figures as JSON under bench/results/.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { flushRedisPrefix, REDIS, redisUsedMemory, startAlternative, type AlternativeKind } from './lib/alternative.ts';
+import { dropStaleRedisPrefixes, REDIS, redisUsedMemory, startAlternative, type AlternativeKind } from './lib/alternative.ts';
 import { dropStaleSchemas, runCleanups, withPg } from './lib/cleanup.ts';
 import { ceiling, closeDriver, ingestBurst, ingestPaced } from './lib/load.ts';
 import { startMailerLogic, type MailerLogicVariant } from './lib/mailerlogic.ts';
 import { cpuMsByName, isAlive, killAll, sleep } from './lib/proc.ts';
 import { startReceiver, type Arrival, type CaseLog, type Receiver } from './lib/receiver-client.ts';
 import { fmtMs, summarize, type LatencySummary } from './lib/stats.ts';
-import { systemCpuMs, systemCrash, systemPeakRss, type CaseHooks, type System } from './lib/system.ts';
+import { systemCpuMs, systemCrash, systemPeakRss, tableStats, type CaseHooks, type System } from './lib/system.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +49,8 @@ const SLOW_MS = 2000;
 const HOSTS = Array.from({ length: FANOUT }, (_, i) => `127.0.0.${i + 1}`);
 // Every wait is bounded: a stalled system is reported, not waited for.
 const DRAIN_MS = QUICK ? 45_000 : 180_000;
-const SETTLE_MS = QUICK ? 15_000 : 30_000;
+const SETTLE_MS = QUICK ? 8000 : 30_000;
+const WARM = QUICK ? 150 : 300;
 const WATCHDOG_MS = QUICK ? 6 * 60_000 : 40 * 60_000;
 
 const ALL = ['sqlite', 'pg', 'pg3', 'bullmq', 'pgboss'] as const;
@@ -89,8 +91,18 @@ process.on('exit', () => killAll());
 setTimeout(() => void bail(2, `watchdog: the run took longer than ${WATCHDOG_MS / 60_000} minutes`), WATCHDOG_MS).unref();
 
 // ---- measurements --------------------------------------------------------------------------
-type Throughput = { deliveries: number; arrived: number; seconds: number; perSecond: number; ingestSeconds: number; complete: boolean; duplicates: number };
-type Latency = LatencySummary & { offeredEventsPerSecond: number; offeredDeliveriesPerSecond: number; duplicates: number };
+type Throughput = {
+  deliveries: number;
+  arrived: number;
+  seconds: number;
+  perSecond: number;
+  ingestSeconds: number;
+  complete: boolean;
+  duplicates: number;
+  /** Deliveries that arrived in each second from the first ingest request: shows a rate that sags as tables grow. */
+  perSecondTimeline: number[];
+};
+type Latency = LatencySummary & { offeredEventsPerSecond: number; offeredDeliveriesPerSecond: number; duplicates: number; ingestMaxLagEvents: number };
 type SystemResult = {
   system: SystemKey;
   label: string;
@@ -101,13 +113,21 @@ type SystemResult = {
   degraded?: Latency & { slowArrivedDuringWindow: number };
   peakRssBytes?: number;
   redisUsedMemoryDeltaBytes?: number;
+  /** PostgreSQL's per-table counters for the system's schema over the whole run of that system. */
+  pgTableStats?: Record<string, unknown>[];
   errors: string[];
 };
 
 function throughputOf(log: CaseLog, expected: number, startedAt: number, ingestMs: number, complete: boolean): Throughput {
   const last = log.arrivals.length ? log.arrivals[log.arrivals.length - 1].at : startedAt;
   const seconds = Math.max(0.001, (last - startedAt) / 1000);
-  return { deliveries: expected, arrived: log.count, seconds, perSecond: log.count / seconds, ingestSeconds: ingestMs / 1000, complete, duplicates: log.duplicates };
+  const perSecondTimeline: number[] = [];
+  for (const a of log.arrivals) {
+    const s = Math.max(0, Math.floor((a.at - startedAt) / 1000));
+    while (perSecondTimeline.length <= s) perSecondTimeline.push(0);
+    perSecondTimeline[s]++;
+  }
+  return { deliveries: expected, arrived: log.count, seconds, perSecond: log.count / seconds, ingestSeconds: ingestMs / 1000, complete, duplicates: log.duplicates, perSecondTimeline };
 }
 
 /** Offered load for LOAD_MS, then waits (bounded) for the deliveries `counted` selects. */
@@ -147,8 +167,8 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
   try {
     // Warm-up: connections, JIT, worker start-up; not measured.
     const warm = receiver.open('warm');
-    await ingestBurst(sys.target, sys.customers.warm, 300, 'warm', 30_000);
-    if (!(await warm.waitFor(300, 30_000))) throw new Error(`warm-up: ${warm.count} of 300 deliveries arrived within 30 s`);
+    await ingestBurst(sys.target, sys.customers.warm, WARM, 'warm', 30_000);
+    if (!(await warm.waitFor(WARM, 30_000))) throw new Error(`warm-up: ${warm.count} of ${WARM} deliveries arrived within 30 s`);
     receiver.close('warm');
 
     // Throughput.
@@ -174,6 +194,7 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
       offeredEventsPerSecond: lat.load.achievedPerSecond,
       offeredDeliveriesPerSecond: lat.load.achievedPerSecond * WEBHOOKS,
       duplicates: lat.caseLog.duplicates,
+      ingestMaxLagEvents: lat.load.maxLagEvents,
     };
 
     // Fan-out to 10 webhooks.
@@ -196,12 +217,15 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
       offeredEventsPerSecond: deg.load.achievedPerSecond,
       offeredDeliveriesPerSecond: deg.load.achievedPerSecond * WEBHOOKS,
       duplicates: deg.caseLog.duplicates,
+      ingestMaxLagEvents: deg.load.maxLagEvents,
       slowArrivedDuringWindow: deg.caseLog.arrivals.filter((a) => !healthy(a)).length,
     };
   } catch (err) {
     fail('run', err);
   } finally {
     result.peakRssBytes = systemPeakRss(sys);
+    // PostgreSQL publishes table counters with a delay of up to a second.
+    if (sys.pgSchema) result.pgTableStats = await sleep(1000).then(() => tableStats(sys.pgSchema!)).catch(() => undefined);
     const crash = systemCrash(sys);
     if (crash && !result.errors.some((e) => e.includes(crash))) result.errors.push(`a process died:\n${crash}`);
     log(`${LABELS[key]}: stopping`);
@@ -221,8 +245,16 @@ const machine = {
   postgres: await withPg(async (c) => (await c.query('SHOW server_version')).rows[0].server_version as string).catch(() => 'unreachable'),
   redis: `${REDIS.host}:${REDIS.port}`,
 };
-console.log(`machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, node ${machine.node}, PostgreSQL ${machine.postgres}, load average ${machine.loadavgAtStart.join(' ')}`);
-console.log(
+// What was measured: the service's code is whatever the work tree holds, committed or not.
+const git = (args: string[]) => {
+  try {
+    return execFileSync('git', args, { cwd: new URL('..', import.meta.url), encoding: 'utf8' }).trimEnd();
+  } catch {
+    return 'unknown';
+  }
+};
+const code = { commit: git(['rev-parse', '--short', 'HEAD']), uncommittedInSrc: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean) };
+log(
   `run: ${EVENTS.toLocaleString('en')} events × ${WEBHOOKS} webhooks (${(EVENTS * WEBHOOKS).toLocaleString('en')} deliveries), fan-out ${FAN_EVENTS.toLocaleString('en')} × ${FANOUT}, ` +
     `latency windows ${LOAD_MS / 1000} s${QUICK ? ' (--quick)' : ''}`,
 );
@@ -232,6 +264,11 @@ const stale = await dropStaleSchemas(isAlive).catch((err) => {
   return [] as string[];
 });
 if (stale.length) log(`dropped schemas left by earlier runs: ${stale.join(', ')}`);
+const staleKeys = await dropStaleRedisPrefixes(isAlive).catch((err) => {
+  log(`could not look for stale Redis keys: ${err.message}`);
+  return [] as string[];
+});
+if (staleKeys.length) log(`deleted Redis keys left by earlier runs under ${staleKeys.join(', ')}`);
 
 const receiver = await startReceiver(HOSTS, SLOW_MS);
 const origin = (i: number) => receiver.origin(i);
@@ -262,8 +299,19 @@ for (const key of selected) {
   results.push(await measure(key, receiver, cases, ceilings));
   await sleep(500);
 }
+// The ceiling once more at the end: the machine is shared, and the ratio should not depend on
+// which end of the run was the quieter one.
+{
+  const caseKey = 'ceil3end';
+  const c = await ceiling(receiver.open(caseKey), caseKey, Array.from({ length: WEBHOOKS }, (_, i) => origin(i)), EVENTS * WEBHOOKS, 60_000).catch(() => undefined);
+  receiver.close(caseKey);
+  if (c) ceilingRuns.c3.push(c.perSecond);
+}
 await receiver.stop();
 await closeDriver();
+ceilings.c3 = Math.max(...ceilingRuns.c3);
+for (const r of results) if (r.throughput) r.throughput.ratioToCeiling = r.throughput.perSecond / ceilings.c3;
+const loadavgAtEnd = loadavg().map((l) => +l.toFixed(2));
 
 // ---- report ------------------------------------------------------------------------------------
 const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en'));
@@ -288,6 +336,14 @@ const rows: string[][] = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
 console.log('');
+console.log(
+  `machine: ${machine.cpus} CPUs × ${machine.model}, ${machine.memoryGiB} GiB memory, node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}; ` +
+    `load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at end`,
+);
+console.log(`code: ${code.commit}${code.uncommittedInSrc.length ? ` + uncommitted changes in ${code.uncommittedInSrc.map((l) => l.slice(3)).join(', ')}` : ''}`);
+console.log(
+  `run: ${(EVENTS * WEBHOOKS).toLocaleString('en')} deliveries (${EVENTS.toLocaleString('en')} events × ${WEBHOOKS} webhooks), fan-out ${FAN_EVENTS.toLocaleString('en')} × ${FANOUT}, latency windows ${LOAD_MS / 1000} s${QUICK ? ' (--quick)' : ''}`,
+);
 console.log(line(header));
 console.log('|' + widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + (i === 0 ? 1 : 1)) + (i === 0 ? '' : ':')).join('|') + '|');
 for (const r of rows) console.log(line(r));
@@ -307,7 +363,8 @@ for (const r of results) {
 
 const out = new URL(`./results/bench-${QUICK ? 'quick-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
 const json = {
-  machine,
+  machine: { ...machine, loadavgAtEnd },
+  code,
   run: { quick: QUICK, events: EVENTS, webhooks: WEBHOOKS, fanoutWebhooks: FANOUT, fanoutEvents: FAN_EVENTS, loadWindowMs: LOAD_MS, slowMs: SLOW_MS, receiverHosts: HOSTS },
   ceiling: { threeOrigins: ceilings.c3, tenOrigins: ceilings.c10, runs: ceilingRuns },
   systems: results,

@@ -42,6 +42,30 @@ export async function flushRedisPrefix(prefix: string, queueName: string): Promi
   }
 }
 
+/** Keys of earlier runs (prefix mlwbench:<pid>:<hex>) whose process is gone: deleted. Returns their prefixes. */
+export async function dropStaleRedisPrefixes(isAlive: (pid: number) => boolean): Promise<string[]> {
+  const queue = new Queue('probe', { connection: { ...REDIS, maxRetriesPerRequest: 3, connectTimeout: 5000 }, prefix: 'mlwbench-probe' });
+  const prefixes = new Set<string>();
+  try {
+    const client = (await queue.client) as unknown as RedisCommands;
+    let cursor = '0';
+    for (let i = 0; i < 100_000; i++) {
+      const [next, keys] = await client.scan(cursor, 'MATCH', 'mlwbench:*', 'COUNT', 1000);
+      for (const k of keys) {
+        const m = /^(mlwbench:(\d+):[0-9a-f]+):/.exec(k);
+        if (m && !isAlive(Number(m[2]))) prefixes.add(m[1]);
+      }
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    await client.unlink('mlwbench-probe:probe:meta');
+  } finally {
+    await queue.close().catch(() => {});
+  }
+  for (const p of prefixes) await flushRedisPrefix(p, 'webhooks');
+  return [...prefixes];
+}
+
 /** Memory Redis reports using now, in bytes (the shared server: context, not counted as the system's RSS). */
 export async function redisUsedMemory(): Promise<number> {
   const queue = new Queue('probe', { connection: { ...REDIS, maxRetriesPerRequest: 3, connectTimeout: 5000 }, prefix: 'mlwbench-probe' });
@@ -112,6 +136,7 @@ export async function startAlternative(kind: AlternativeKind, cases: CaseHooks, 
       customers,
       procs,
       stop: stopAll,
+      pgSchema: cfg.pg?.schema,
       settings: { processes: procs.map((p) => p.label), ...tuning, ...(kind === 'bullmq' ? { redis: `${REDIS.host}:${REDIS.port}` } : { schema: cfg.pg!.schema }) },
     };
   } catch (err) {

@@ -18,6 +18,7 @@ import type { CaseHooks, System } from './system.ts';
 export type MailerLogicVariant = 'sqlite' | 'pg' | 'pg3';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TETHER = new URL('./tether.ts', import.meta.url).href;
 
 async function call(method: 'POST' | 'GET', url: string, headers: Record<string, string>, body?: unknown) {
   const res = await request(url, {
@@ -48,11 +49,18 @@ export async function startMailerLogic(variant: MailerLogicVariant, cases: CaseH
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     LOG_LEVEL: 'warn',
     ...(schema ? { DATABASE_URL: schemaUrl(schema) } : {}),
+    ...(process.env.BENCH_PG_PROFILE ? { BENCH_PG_PROFILE: process.env.BENCH_PG_PROFILE } : {}),
+    // Experiments only (the table's figures use the defaults): BENCH_ML_ENV="ENDPOINT_CONCURRENCY=64,…".
+    ...Object.fromEntries((process.env.BENCH_ML_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => kv.split('=', 2))),
   };
+  // BENCH_PROFILE=<dir>: each process writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  // BENCH_PG_PROFILE=<dir>: each process writes its SQL statements' counts and times there (see pg-profile.ts).
+  const pgProfile = process.env.BENCH_PG_PROFILE ? ['--import', new URL('./pg-profile.ts', import.meta.url).href] : [];
   const procs: Tracked[] = [];
   const launch = (label: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     let started = false;
-    const t = spawnTracked(label, process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }, (line) => {
+    const t = spawnTracked(label, process.execPath, [...profile, '--import', 'tsx', '--import', TETHER, ...pgProfile, 'src/main.ts', ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, ipc: true }, (line) => {
       if (line.includes('MailerLogic Webhooks started')) started = true;
     });
     procs.push(t);
@@ -102,11 +110,12 @@ export async function startMailerLogic(variant: MailerLogicVariant, cases: CaseH
       customers,
       procs,
       stop: stopAll,
+      pgSchema: schema,
       settings: {
         store: variant === 'sqlite' ? 'sqlite' : 'postgres',
         processes: procs.map((p) => p.label),
-        WORKER_CONCURRENCY: 'default (256)',
-        ENDPOINT_CONCURRENCY: 'default (16)',
+        WORKER_CONCURRENCY: env.WORKER_CONCURRENCY ?? 'default (256)',
+        ENDPOINT_CONCURRENCY: env.ENDPOINT_CONCURRENCY ?? 'default (16)',
       },
     };
   } catch (err) {

@@ -51,8 +51,10 @@ function track(label: string, child: ChildProcess, onLine?: (line: string) => vo
   return t;
 }
 
-export function spawnTracked(label: string, command: string, args: string[], opts: SpawnOptions, onLine?: (line: string) => void): Tracked {
-  return track(label, spawn(command, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] }), onLine);
+/** With `ipc`, the child gets an IPC channel (see tether.ts: it stops when the benchmark goes away). */
+export function spawnTracked(label: string, command: string, args: string[], opts: SpawnOptions & { ipc?: boolean }, onLine?: (line: string) => void): Tracked {
+  const { ipc, ...rest } = opts;
+  return track(label, spawn(command, args, { ...rest, stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] }), onLine);
 }
 
 export function forkTracked(label: string, module: string | URL, args: string[], opts: ForkOptions): Tracked {
