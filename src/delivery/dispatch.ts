@@ -55,13 +55,19 @@ export type Verdict =
   | { kind: 'retry'; record: AttemptRecord; delayMs: number }
   | { kind: 'give_up'; record: AttemptRecord; gone: boolean };
 
+/**
+ * The excerpt is the receiver's text and is stored: NUL characters are dropped, because
+ * PostgreSQL text cannot hold them and one refused row would fail the whole batch of outcomes.
+ */
+const storable = (text: string): string => (text.includes('\u0000') ? text.replaceAll('\u0000', '') : text);
+
 export function recordOf(result: SendResult): AttemptRecord {
   if (result.kind === 'error') {
-    return { statusCode: result.statusCode ?? null, error: result.error, excerpt: result.message, durationMs: Math.round(result.durationMs) };
+    return { statusCode: result.statusCode ?? null, error: result.error, excerpt: storable(result.message), durationMs: Math.round(result.durationMs) };
   }
   const s = result.statusCode;
   const error = s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? 'redirect' : 'http_status';
-  return { statusCode: s, error, excerpt: result.excerpt, durationMs: Math.round(result.durationMs) };
+  return { statusCode: s, error, excerpt: storable(result.excerpt), durationMs: Math.round(result.durationMs) };
 }
 
 /** Any 2xx delivers; 410 gives up and disables; anything else retries while the schedule lasts. */

@@ -47,6 +47,8 @@ const BEHAVIOURS: Record<string, Behaviour> = {
     s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
     setTimeout(() => s.resetAndDestroy(), 20);
   },
+  // PostgreSQL text cannot hold NUL: stored as is, it would fail the batch of outcomes it is in.
+  nul: (s) => s.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 8\r\n\r\nbad\u0000byte'),
   big: (s) => {
     s.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
     s.end(Buffer.alloc(10 * MiB, 'b'));
@@ -95,6 +97,7 @@ const EXPECTED: [string, string, [number | null, string | null][]][] = [
   ['refused', 'failed', [[null, 'connection_refused'], [null, 'connection_refused']]],
   ['tls', 'failed', [[null, 'tls_error'], [null, 'tls_error']]],
   ['dns', 'failed', [[null, 'dns_error'], [null, 'dns_error']]],
+  ['nul', 'failed', [[500, 'http_status'], [500, 'http_status']]],
   ['big', 'succeeded', [[200, null]]],
 ];
 
@@ -104,6 +107,7 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
   let healthy: TestReceiver;
   let bad: { id: string; key: string };
   let good: { id: string; key: string };
+  let goodHook: string;
   const hooks = new Map<string, string>();
 
   beforeAll(async () => {
@@ -115,7 +119,7 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
       // Knows no name at all: nowhere.customer.example does not resolve.
       resolve: tableResolver(new Map()).resolve,
     });
-    bad = await svc.newCustomer('business');
+    bad = await svc.newCustomer('custom', [], 20);
     good = await svc.newCustomer('starter');
     const refused = `http://127.0.0.1:${await closedPort()}/refused`;
     for (const [path] of EXPECTED) {
@@ -126,7 +130,7 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
         : `${hostile.url}/${path}`;
       hooks.set(path, (await createWebhook(svc, bad.key, { url, events: ['email.delivered'] })).id);
     }
-    await createWebhook(svc, good.key, { url: `${healthy.url}/healthy`, events: ['email.delivered'] });
+    goodHook = (await createWebhook(svc, good.key, { url: `${healthy.url}/healthy`, events: ['email.delivered'] })).id;
   });
   afterAll(async () => {
     await svc?.close();
@@ -170,6 +174,10 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
         expect(d.attempts[0].duration_ms, path).toBeLessThan(TIMEOUT_MS / 2);
         expect(d.attempts[0].response_excerpt, path).toBe((path === 'big' ? 'b' : 'z').repeat(1024));
       }
+      if (path === 'nul') expect(d.attempts[0].response_excerpt).toBe('badbyte');
     }
+    // Every outcome was written, the healthy ones included: no receiver's answer blocks the store.
+    const goodDeliveries = (await listDeliveries(svc, good.key, goodHook)).body.data;
+    expect(goodDeliveries.map((d: any) => d.status)).toEqual(Array(5).fill('succeeded'));
   });
 });
