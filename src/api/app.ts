@@ -39,6 +39,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandling(app);
+  // PostgreSQL text cannot hold NUL (SQLite can): refused here, after authentication, so
+  // both stores answer alike, with 4xx rather than a failed query's 500. Ingest bodies are
+  // left to its per-event validation: event data is stored as JSON, where NUL is escaped.
+  app.addHook('preValidation', async (request) => {
+    if (hasNul(request.params) || hasNul(request.query)) throw new AppError('bad_request', 'NUL characters are not allowed in the path or query');
+    if (!request.routeOptions.url?.startsWith('/internal/') && hasNul(request.body)) {
+      throw new AppError('validation_failed', 'NUL characters are not allowed in the request body');
+    }
+  });
   // Every API takes JSON only: without this, Fastify's text/plain parser would let a wrong
   // content type through to validation, answered 422 instead of 415.
   app.removeContentTypeParser('text/plain');
@@ -88,4 +97,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     { prefix: '/api/v1/customer/webhooks' },
   );
   return app;
+}
+
+/** Whether a string anywhere in a parsed JSON value (keys included) contains U+0000. */
+function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) return value.some((v) => hasNul(v, depth + 1));
+  for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || hasNul(v, depth + 1)) return true;
+  return false;
 }

@@ -46,6 +46,8 @@ export function validateEvent(raw: unknown, index: number, now: Date): ValidEven
   if (unknown) return fail(unknown, `unknown field "${unknown}"`);
   const e = raw as IncomingEvent;
   if (e.id !== undefined && (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255)) return fail('id', 'must be a string of 1 to 255 characters');
+  // Stored in a text column, which cannot hold NUL on PostgreSQL.
+  if (e.id !== undefined && e.id.includes('\u0000')) return fail('id', 'must not contain NUL characters');
   if (typeof e.customer_id !== 'string' || !isUuid(e.customer_id)) return fail('customer_id', 'must be a UUID');
   if (e.domain_id !== undefined && e.domain_id !== null && (typeof e.domain_id !== 'string' || !isUuid(e.domain_id))) return fail('domain_id', 'must be a UUID');
   if (typeof e.event !== 'string' || !isEventType(e.event)) return fail('event', `must be one of ${EVENT_TYPES.join(', ')}`);
