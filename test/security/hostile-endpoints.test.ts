@@ -149,10 +149,11 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
       const sentAt = Date.now();
       await ingestOk(svc, e);
       await eventually(() => withEmail(healthy.received, e.email_id).length, (n) => n === 1, 5_000);
-      expect(Date.now() - sentAt, `healthy delivery ${i}`).toBeLessThan(TIMEOUT_MS / 2);
+      // Queued behind a hostile lane it would have waited out at least one delivery timeout.
+      expect(Date.now() - sentAt, `healthy delivery ${i}`).toBeLessThan(TIMEOUT_MS - 200);
       const t = Date.now();
       expect((await svc.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-      expect(Date.now() - t).toBeLessThan(250);
+      expect(Date.now() - t).toBeLessThan(500);
       await new Promise((r) => setTimeout(r, 150));
     }
 
@@ -165,7 +166,7 @@ describe.each(STORES)('hostile endpoints (%s)', (kind) => {
       expect({ path, status: d.status, attempts: d.attempts.map((a: any) => [a.status_code, a.error]) }).toEqual({ path, status, attempts });
       for (const a of d.attempts) {
         // The total deadline holds however the endpoint behaves; nothing runs past it by much.
-        expect(a.duration_ms, path).toBeLessThan(TIMEOUT_MS + 500);
+        expect(a.duration_ms, path).toBeLessThan(TIMEOUT_MS + 1000);
         expect(Buffer.byteLength(a.response_excerpt ?? ''), path).toBeLessThanOrEqual(1024);
       }
       if (path === 'never' || path === 'drip') for (const a of d.attempts) expect(a.duration_ms, path).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
