@@ -79,7 +79,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(ingestRoutes(opts.ctx, opts.config.ingestToken, opts.metrics), { prefix: '/internal/v1' });
   await app.register(
     async (scope) => {
-      // Per API key, before the key is even looked up: a flood of bad keys is limited too.
+      // Per API key (by its hash), before the key is looked up: a flood with one bad key is
+      // limited without a database lookup each; requests without a key are limited per address.
       await scope.register(rateLimit, {
         max: opts.config.rateLimit,
         timeWindow: 60_000,

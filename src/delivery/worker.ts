@@ -116,24 +116,38 @@ export function startWorker(deps: WorkerDeps): Worker {
     else flushTimer ??= setTimeout(() => void flush(), FLUSH_DELAY_MS);
   }
 
-  // Writes are serialised: one batch at a time, in order. A failed write keeps its batch and
-  // tries again; the leases cover the wait (at worst a delivery is sent twice, never lost).
+  // Writes are serialised: one batch at a time, in order. A failed write is tried again; a
+  // batch that keeps failing is split in halves, so one outcome the database refuses cannot
+  // hold up the others, and an outcome that fails alone three times is dropped (its lease
+  // runs out and the delivery is sent again: at worst a duplicate, never a loss).
   function flush(): Promise<void> {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
     flushing = flushing.then(async () => {
-      while (pending.length > 0) {
-        const batch = pending;
-        pending = [];
+      const queue: { batch: Completion[]; failures: number }[] = [];
+      while (pending.length > 0 || queue.length > 0) {
+        if (queue.length === 0) {
+          queue.push({ batch: pending, failures: 0 });
+          pending = [];
+        }
+        const item = queue.shift()!;
         try {
-          const { disabled } = await complete(database, id, batch, { now: Date.now(), disableAfterMs: config.disableAfterMs });
+          const { disabled } = await complete(database, id, item.batch, { now: Date.now(), disableAfterMs: config.disableAfterMs });
           for (const w of disabled) logger.warn({ webhookId: w }, 'webhook disabled');
           const at = Date.now();
           for (const [w, t] of goneRecorded) if (at - t > config.leaseDurationMs) goneRecorded.delete(w);
-          for (const c of batch) if (c.health === 'gone' && gone.delete(c.webhookId)) goneRecorded.set(c.webhookId, at);
+          for (const c of item.batch) if (c.health === 'gone' && gone.delete(c.webhookId)) goneRecorded.set(c.webhookId, at);
         } catch (err) {
+          const failures = item.failures + 1;
+          if (failures < 3) queue.unshift({ batch: item.batch, failures });
+          else if (item.batch.length > 1) {
+            const half = Math.ceil(item.batch.length / 2);
+            queue.unshift({ batch: item.batch.slice(0, half), failures: 0 }, { batch: item.batch.slice(half), failures: 0 });
+          } else {
+            logger.error({ err, deliveryId: item.batch[0].deliveryId }, 'dropping a delivery outcome the database refuses; the delivery will be sent again');
+            continue;
+          }
           logger.error({ err }, 'recording delivery outcomes failed; retrying');
-          pending = batch.concat(pending);
           await new Promise((r) => setTimeout(r, 500));
           if (state === 'stopped') return;
         }
