@@ -27,7 +27,7 @@ import { dropStaleRedisPrefixes, REDIS, redisUsedMemory, startAlternative, type 
 import { dropStaleSchemas, runCleanups, withPg } from './lib/cleanup.ts';
 import { ceiling, closeDriver, ingestBurst, ingestPaced } from './lib/load.ts';
 import { startMailerLogic, type MailerLogicVariant } from './lib/mailerlogic.ts';
-import { cpuMsByName, isAlive, killAll, sleep } from './lib/proc.ts';
+import { cpuMs, cpuMsByName, isAlive, killAll, machineBusyMs, sleep } from './lib/proc.ts';
 import { startReceiver, type Arrival, type CaseLog, type Receiver } from './lib/receiver-client.ts';
 import { fmtMs, summarize, type LatencySummary } from './lib/stats.ts';
 import { systemCpuMs, systemCrash, systemPeakRss, tableStats, type CaseHooks, type System } from './lib/system.ts';
@@ -144,6 +144,9 @@ async function latencyCase(sys: System, receiver: Receiver, caseKey: string, eve
   return { load, summary, caseLog, arrivals };
 }
 
+/** CPU used by the processes this run started (read just before each is stopped), in ms. */
+let ownChildrenCpuMs = 0;
+
 async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, ceilings: { c3: number; c10: number }): Promise<SystemResult> {
   const result: SystemResult = { system: key, label: LABELS[key], errors: [] };
   const dbName = key === 'sqlite' ? undefined : key === 'bullmq' ? 'redis-server' : 'postgres';
@@ -224,6 +227,7 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
     fail('run', err);
   } finally {
     result.peakRssBytes = systemPeakRss(sys);
+    ownChildrenCpuMs += systemCpuMs(sys);
     // PostgreSQL publishes table counters with a delay of up to a second.
     if (sys.pgSchema) result.pgTableStats = await sleep(1000).then(() => tableStats(sys.pgSchema!)).catch(() => undefined);
     const crash = systemCrash(sys);
@@ -259,6 +263,11 @@ log(
     `latency windows ${LOAD_MS / 1000} s${QUICK ? ' (--quick)' : ''}`,
 );
 
+// How busy the machine was with work that is not this run's: it is shared, and other
+// processes' CPU use lowers every figure (the ceiling too).
+const busyAtStart = machineBusyMs();
+const dbCpuAtStart = cpuMsByName('postgres') + cpuMsByName('redis-server');
+const wallAtStart = Date.now();
 const stale = await dropStaleSchemas(isAlive).catch((err) => {
   log(`could not look for stale schemas: ${err.message}`);
   return [] as string[];
@@ -307,8 +316,13 @@ for (const key of selected) {
   receiver.close(caseKey);
   if (c) ceilingRuns.c3.push(c.perSecond);
 }
+ownChildrenCpuMs += cpuMs(receiver.proc.child.pid);
 await receiver.stop();
 await closeDriver();
+const selfCpu = process.cpuUsage();
+const ownCpuMs = ownChildrenCpuMs + (selfCpu.user + selfCpu.system) / 1000 + (cpuMsByName('postgres') + cpuMsByName('redis-server') - dbCpuAtStart);
+const machineCpuMs = (Date.now() - wallAtStart) * cpus().length;
+const otherCpuShare = Math.max(0, (machineBusyMs() - busyAtStart - ownCpuMs) / machineCpuMs);
 ceilings.c3 = Math.max(...ceilingRuns.c3);
 for (const r of results) if (r.throughput) r.throughput.ratioToCeiling = r.throughput.perSecond / ceilings.c3;
 const loadavgAtEnd = loadavg().map((l) => +l.toFixed(2));
@@ -338,7 +352,8 @@ const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd
 console.log('');
 console.log(
   `machine: ${machine.cpus} CPUs × ${machine.model}, ${machine.memoryGiB} GiB memory, node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}; ` +
-    `load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at end`,
+    `load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at end; ` +
+    `other processes used ${(otherCpuShare * 100).toFixed(0)}% of the machine's CPU during the run`,
 );
 console.log(`code: ${code.commit}${code.uncommittedInSrc.length ? ` + uncommitted changes in ${code.uncommittedInSrc.map((l) => l.slice(3)).join(', ')}` : ''}`);
 console.log(
@@ -363,7 +378,7 @@ for (const r of results) {
 
 const out = new URL(`./results/bench-${QUICK ? 'quick-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
 const json = {
-  machine: { ...machine, loadavgAtEnd },
+  machine: { ...machine, loadavgAtEnd, otherProcessesCpuShare: +otherCpuShare.toFixed(3) },
   code,
   run: { quick: QUICK, events: EVENTS, webhooks: WEBHOOKS, fanoutWebhooks: FANOUT, fanoutEvents: FAN_EVENTS, loadWindowMs: LOAD_MS, slowMs: SLOW_MS, receiverHosts: HOSTS },
   ceiling: { threeOrigins: ceilings.c3, tenOrigins: ceilings.c10, runs: ceilingRuns },

@@ -160,3 +160,10 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
   }
   return check();
 }
+
+/** CPU time the whole machine has spent busy (everything but idle and iowait) since boot, in ms. */
+export function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / TICKS_PER_SECOND;
+}
