@@ -76,10 +76,14 @@ export function startWorker(deps: WorkerDeps): Worker {
   let wakeWaiter: (() => void) | undefined;
   const refillAt = Math.max(1, Math.floor(Math.min(CLAIM_BATCH, config.workerConcurrency) / 4));
 
+  // A wake-up that comes while the loop is busy claiming is kept, not lost: the loop claims
+  // once more before it sleeps (new work must not wait for the poll interval).
+  let wakeMissed = false;
   const wakeLoop = () => {
     const w = wakeWaiter;
     wakeWaiter = undefined;
-    w?.();
+    if (w) w();
+    else wakeMissed = true;
   };
   const unsubscribe = deps.wakeup.onWake(wakeLoop);
 
@@ -174,6 +178,18 @@ export function startWorker(deps: WorkerDeps): Worker {
     return gathering.result.then((m) => m.get(webhookId));
   }
 
+  // Decrypting once per secret, not once per delivery; a regenerated secret is a new key.
+  const secrets = new Map<string, string>();
+  const decrypt = (stored: string) => {
+    let plain = secrets.get(stored);
+    if (plain === undefined) {
+      plain = deps.secretBox.decrypt(stored);
+      if (secrets.size >= 10_000) secrets.clear();
+      secrets.set(stored, plain);
+    }
+    return plain;
+  };
+
   const cancel = (delivery: ClaimedDelivery) =>
     finish({ deliveryId: delivery.id, webhookId: delivery.webhook_id, status: 'cancelled', attempts: delivery.attempts, nextAttemptAt: Date.now() });
 
@@ -193,7 +209,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     const startedAt = Date.now();
     let secret: string;
     try {
-      secret = deps.secretBox.decrypt(target.secret_enc);
+      secret = decrypt(target.secret_enc);
     } catch (err) {
       // Our failure, not the receiver's: no attempt is recorded; the lease expires and the
       // delivery is taken up again once the operator fixes SECRETS_KEY.
@@ -282,12 +298,13 @@ export function startWorker(deps: WorkerDeps): Worker {
   const loop = (async () => {
     while (state === 'running') {
       let claimed = 0;
+      wakeMissed = false;
       try {
         claimed = await claimOnce();
       } catch (err) {
         logger.error({ err }, 'claiming deliveries failed');
       }
-      if (claimed > 0 || state !== 'running') continue;
+      if (claimed > 0 || wakeMissed || state !== 'running') continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           wakeWaiter = undefined;
