@@ -113,6 +113,8 @@ type SystemResult = {
   degraded?: Latency & { slowArrivedDuringWindow: number };
   peakRssBytes?: number;
   redisUsedMemoryDeltaBytes?: number;
+  /** Share of the machine's CPU that processes not of this run used while this system was measured. */
+  otherCpuShare?: number;
   /** PostgreSQL's per-table counters for the system's schema over the whole run of that system. */
   pgTableStats?: Record<string, unknown>[];
   errors: string[];
@@ -163,6 +165,7 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
     return result;
   }
   result.settings = sys.settings;
+  let othersShare: (() => number) | undefined;
   const fail = (what: string, err: unknown) => {
     const crash = systemCrash(sys);
     result.errors.push(`${what}: ${(err as Error)?.message ?? err}${crash ? `\n${crash}` : ''}`);
@@ -173,6 +176,13 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
     await ingestBurst(sys.target, sys.customers.warm, WARM, 'warm', 30_000);
     if (!(await warm.waitFor(WARM, 30_000))) throw new Error(`warm-up: ${warm.count} of ${WARM} deliveries arrived within 30 s`);
     receiver.close('warm');
+
+    // From here on, count what other processes take from the machine while this system is measured.
+    const ownCpu = () => systemCpuMs(sys) + cpuMs(receiver.proc.child.pid) + cpuMsByName('postgres') + cpuMsByName('redis-server') + (process.cpuUsage().user + process.cpuUsage().system) / 1000;
+    const busy0 = machineBusyMs();
+    const own0 = ownCpu();
+    const wall0 = Date.now();
+    othersShare = () => Math.max(0, (machineBusyMs() - busy0 - (ownCpu() - own0)) / ((Date.now() - wall0) * cpus().length));
 
     // Throughput.
     log(`${LABELS[key]}: throughput, ${EVENTS} events × ${WEBHOOKS} webhooks`);
@@ -226,6 +236,7 @@ async function measure(key: SystemKey, receiver: Receiver, cases: CaseHooks, cei
   } catch (err) {
     fail('run', err);
   } finally {
+    if (othersShare) result.otherCpuShare = +othersShare().toFixed(3);
     result.peakRssBytes = systemPeakRss(sys);
     ownChildrenCpuMs += systemCpuMs(sys);
     // PostgreSQL publishes table counters with a delay of up to a second.
@@ -331,9 +342,9 @@ const loadavgAtEnd = loadavg().map((l) => +l.toFixed(2));
 const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en'));
 const ratio = (n: number | undefined) => (n === undefined ? '–' : `${n.toFixed(2)}×`);
 const pair = (s: LatencySummary | undefined) => (s ? `${fmtMs(s.p50, s)} / ${fmtMs(s.p99, s)}` : '–');
-const header = ['system', 'deliveries/s', '÷ceiling', 'p50/p99 ms @½ load', '(offered/s)', 'fan-out 10/s', '÷ceiling', 'degraded p50/p99 ms', 'peak RSS MB', 'CPU ms/1k (procs+db)'];
+const header = ['system', 'deliveries/s', '÷ceiling', 'p50/p99 ms @½ load', '(offered/s)', 'fan-out 10/s', '÷ceiling', 'degraded p50/p99 ms', 'peak RSS MB', 'CPU ms/1k (procs+db)', 'others\' CPU'];
 const rows: string[][] = [
-  ['ceiling: bare undici, no storage/signing', int(ceilings.c3), '1.00×', '–', '–', int(ceilings.c10), '1.00×', '–', '–', '–'],
+  ['ceiling: bare undici, no storage/signing', int(ceilings.c3), '1.00×', '–', '–', int(ceilings.c10), '1.00×', '–', '–', '–', '–'],
   ...results.map((r) => [
     r.label + (r.errors.length ? ' (!)' : ''),
     int(r.throughput?.perSecond) + (r.throughput && !r.throughput.complete ? '*' : ''),
@@ -345,6 +356,7 @@ const rows: string[][] = [
     pair(r.degraded),
     r.peakRssBytes ? int(r.peakRssBytes / 2 ** 20) : '–',
     r.throughput ? `${int(r.throughput.cpuMsPer1k)} + ${r.throughput.dbCpuMsPer1k === null ? '0' : int(r.throughput.dbCpuMsPer1k)}` : '–',
+    r.otherCpuShare === undefined ? '–' : `${Math.round(r.otherCpuShare * 100)}%`,
   ]),
 ];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -366,7 +378,7 @@ console.log('');
 console.log(
   `deliveries/s: ${(EVENTS * WEBHOOKS).toLocaleString('en')} deliveries from the first ingest request to the last arrival; ÷ceiling: against the bare-undici ceiling of this run ` +
     `(3 origins; fan-out against 10). p50/p99: ingest request → receipt, at half the system's own rate; degraded: the healthy two of three webhooks while the third answers in ${SLOW_MS / 1000} s, ` +
-    `same offered load. Peak RSS: sum of the system's own processes' peaks (the shared PostgreSQL/Redis servers not included). CPU: the processes' CPU time per 1,000 deliveries in the throughput case, + the database server's (all of its processes). ` +
+    `same offered load. Peak RSS: sum of the system's own processes' peaks (the shared PostgreSQL/Redis servers not included). CPU: the processes' CPU time per 1,000 deliveries in the throughput case, + the database server's (all of its processes). Others' CPU: share of the machine's CPU used by processes not of this run while the system was measured (the machine is shared). ` +
     `* = not every delivery arrived in time; >Ns = some had not arrived N s after the load stopped.`,
 );
 for (const r of results) {
