@@ -8,6 +8,14 @@ import { openDatabase } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
 import { rotateSecretsKey } from './store/rotate-secrets.ts';
 
+function logGeneratedSecrets(logger: ReturnType<typeof createLogger>, config: ReturnType<typeof loadConfig>) {
+  if (!config.generatedSecretsFile) return;
+  logger.warn(
+    { file: config.generatedSecretsFile, from_file: config.secretsFromFile },
+    `development mode: ${config.secretsFromFile.join(', ')} not set, so taken from ${config.generatedSecretsFile} (created on first start); set them yourself in production`,
+  );
+}
+
 /** Composition root: the only place that reads the environment and picks the store. */
 async function main(argv: string[]): Promise<number | undefined> {
   const { positionals, values } = parseCli(argv);
@@ -39,16 +47,18 @@ async function main(argv: string[]): Promise<number | undefined> {
   const logger = createLogger(config.logLevel);
   await migrate(database);
   const role = command === 'worker' ? 'worker' : values['no-worker'] ? 'api' : 'all';
-  const service = await createService(config, database, logger, role);
-  if (config.generatedSecretsFile) {
-    logger.warn(
-      { file: config.generatedSecretsFile },
-      'development mode: ADMIN_TOKEN, INGEST_TOKEN and SECRETS_KEY were not all set; using the ones generated in this file',
-    );
-  }
+  const service = await createService(config, database, logger, role, { deferWorker: true });
+  logGeneratedSecrets(logger, config);
   if (config.allowPrivateNetworks) logger.warn('WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhooks may target http:// and private addresses');
-  if (service.app) await service.app.listen({ port: config.port, host: config.host });
-  logger.info({ role, store: database.dialect, port: service.app ? config.port : undefined }, 'MailerLogic Webhooks started');
+  try {
+    await service.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
+  // Only once the port is ours: a process that cannot serve must not deliver either.
+  service.startWorker();
+  logger.info({ role, store: database.dialect, port: config.port }, 'MailerLogic Webhooks started');
 
   // SIGTERM/SIGINT: stop taking requests and claims, let in-flight deliveries finish
   // (bounded by the delivery timeout), then close the database.
@@ -70,6 +80,9 @@ main(process.argv.slice(2)).then(
     if (usage || err?.name === 'AppError') {
       console.error(`mailerlogic-webhooks: ${err.message}`);
       process.exitCode = usage ? 2 : 1;
+    } else if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES') {
+      console.error(`mailerlogic-webhooks: cannot listen on ${err.address ?? ''}:${err.port ?? ''} (${err.code}); set PORT to a free port`);
+      process.exitCode = 1;
     } else if (err?.code === 'ECONNREFUSED' || err?.code === '28P01' || err?.code === '3D000' || err?.code === 'ENOTFOUND') {
       console.error(`mailerlogic-webhooks: cannot reach the database: ${err.message}`);
       process.exitCode = 1;

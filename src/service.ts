@@ -14,9 +14,12 @@ import type { Database } from './store/database.ts';
 export type Role = 'all' | 'api' | 'worker';
 
 export interface Service {
-  app?: FastifyInstance;
+  /** The HTTP app: every API, or for a worker only /healthz, /readyz and /metrics. */
+  app: FastifyInstance;
   worker?: Worker;
   ctx: ServiceContext;
+  /** Starts the delivery worker, if the role has one and it was deferred. */
+  startWorker(): void;
   close(): Promise<void>;
 }
 
@@ -25,8 +28,8 @@ export function secretBoxFor(config: Pick<Config, 'secretsKey' | 'secretsKeyPrev
 }
 
 /**
- * Wires one process: the HTTP app (unless role is 'worker') and the delivery worker (unless
- * 'api') over an open, migrated database. main.ts and the tests both build the service here.
+ * Wires one process: the HTTP app (for a worker, only its health and metrics routes) and the
+ * delivery worker (unless 'api') over an open, migrated database. main.ts and the tests both build the service here.
  * Closing stops taking requests and claims, lets in-flight deliveries finish, then closes
  * the database.
  */
@@ -35,8 +38,12 @@ export async function createService(
   database: Database,
   logger: Logger,
   role: Role,
-  /** Tests only: a DNS resolver to stand in for the system's, e.g. one that answers 10.0.0.1. */
-  overrides: { resolve?: Resolver } = {},
+  opts: {
+    /** Tests only: a DNS resolver to stand in for the system's, e.g. one that answers 10.0.0.1. */
+    resolve?: Resolver;
+    /** Leave the worker to startWorker(): main.ts starts it once the port is bound. */
+    deferWorker?: boolean;
+  } = {},
 ): Promise<Service> {
   const metrics = createMetrics();
   const wakeup = createWakeup(database, logger, { listen: role !== 'api' });
@@ -45,7 +52,7 @@ export async function createService(
     new WebhookHttpClient({
       timeoutMs: config.deliveryTimeoutMs,
       connectionsPerOrigin,
-      connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs, resolve: overrides.resolve }),
+      connector: createGuardedConnector({ allowPrivateNetworks: config.allowPrivateNetworks, timeoutMs: config.deliveryTimeoutMs, resolve: opts.resolve }),
     });
   const httpClient = client(config.endpointConcurrency);
   // The worker's per-webhook cap does the limiting; a per-origin cap below the worker's
@@ -60,19 +67,24 @@ export async function createService(
     httpClient,
     retryScheduleMs: config.retryScheduleMs,
   };
-  const worker = role === 'api' ? undefined : startWorker({ database, secretBox, metrics, logger, config, wakeup, client: workerClient });
-  const app = role === 'worker' ? undefined : await buildApp({ ctx, metrics, logger, config });
-  return {
+  const app = await buildApp({ ctx, metrics, logger, config, operationsOnly: role === 'worker' });
+  const service: Service = {
     app,
-    worker,
+    worker: undefined,
     ctx,
+    startWorker() {
+      if (role === 'api' || service.worker) return;
+      service.worker = startWorker({ database, secretBox, metrics, logger, config, wakeup, client: workerClient });
+    },
     async close() {
-      await app?.close();
-      await worker?.stop();
+      await app.close();
+      await service.worker?.stop();
       await wakeup.close();
       await httpClient.close();
       await workerClient?.close();
       await database.close();
     },
   };
+  if (!opts.deferWorker) service.startWorker();
+  return service;
 }

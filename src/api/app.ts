@@ -24,6 +24,8 @@ export interface AppOptions {
   metrics: Metrics;
   logger: Logger;
   config: Pick<Config, 'adminToken' | 'ingestToken' | 'bodyLimit' | 'rateLimit'>;
+  /** A worker process serves only /healthz, /readyz and /metrics. */
+  operationsOnly?: boolean;
 }
 
 /** The HTTP app, without listening: tests drive it with inject(), main.ts with listen(). */
@@ -34,7 +36,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ajv: {
       // Unknown fields are refused, not silently dropped: a typo ("event" for "events")
       // must not create a webhook that receives nothing. No type coercion of bodies either.
-      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -51,7 +53,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Every API takes JSON only: without this, Fastify's text/plain parser would let a wrong
   // content type through to validation, answered 422 instead of 415.
   app.removeContentTypeParser('text/plain');
+  // A JSON content type with no body (curl -H "Content-Type: application/json" on /test) is
+  // no body, not an error; anything else goes to Fastify's own, poisoning-safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
   for (const schema of [ErrorBody, Webhook, Customer, Domain, Delivery]) app.addSchema(schema);
+
+  if (opts.operationsOnly) {
+    await app.register(healthRoutes(opts.ctx.database, opts.metrics));
+    return app;
+  }
 
   await app.register(swagger, {
     openapi: {

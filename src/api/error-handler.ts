@@ -11,17 +11,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err instanceof AppError) return reply.status(err.status).send(err.toJSON());
     const fe = err as FastifyError;
     if (fe.validation) {
-      const details = fe.validation.map((v) => ({
-        field: fieldOf(fe.validationContext, v.instancePath, v.params),
-        message: v.message,
-      }));
-      const where = fe.validationContext === 'body' ? 'request body' : fe.validationContext;
+      const details = describeValidation(fe.validationContext, fe.validation as unknown as AjvError[]);
+      const body = fe.validationContext === 'body';
+      const where = body ? 'request body' : fe.validationContext;
       const first = details[0];
       return reply
-        .status(fe.validationContext === 'body' ? 422 : 400)
-        .send(
-          new AppError(fe.validationContext === 'body' ? 'validation_failed' : 'bad_request', `invalid ${where}: ${first.field} ${first.message}`, details).toJSON(),
-        );
+        .status(body ? 422 : 400)
+        .send(new AppError(body ? 'validation_failed' : 'bad_request', `invalid ${where}: ${first.field} ${first.message}`, details).toJSON());
     }
     const status = fe.statusCode ?? 500;
     if (status === 413) return reply.status(413).send(new AppError('payload_too_large', 'request body is too large').toJSON());
@@ -43,7 +39,34 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** `/events/0` → `events[0]`; a missing property names itself. */
+type AjvError = { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string };
+
+/**
+ * Ajv's raw errors, one per failed schema branch, turned into one line per field that says
+ * what is allowed: `events[0] must be one of email.sent, …` rather than eight "must be equal
+ * to constant" and an "anyOf".
+ */
+function describeValidation(context: string | undefined, errors: AjvError[]): { field: string; message: string }[] {
+  const byField = new Map<string, AjvError[]>();
+  for (const e of errors) {
+    const field = fieldOf(context, e.instancePath, e.params);
+    byField.set(field, [...(byField.get(field) ?? []), e]);
+  }
+  return [...byField.entries()].map(([field, errs]) => {
+    const allowed = errs.filter((e) => e.keyword === 'const').map((e) => JSON.stringify(e.params.allowedValue));
+    const types = errs.filter((e) => e.keyword === 'type').map((e) => String(e.params.type));
+    const first = errs.find((e) => e.keyword !== 'anyOf') ?? errs[0];
+    let message = first.message ?? 'is invalid';
+    if (allowed.length) message = `must be one of ${allowed.join(', ')}`;
+    else if (types.length > 1) message = `must be ${types.join(' or ')}`;
+    else if (first.keyword === 'required') message = 'is required';
+    else if (first.keyword === 'additionalProperties') message = 'is not a known field';
+    else if (first.keyword === 'pattern') message = 'is not in the expected format';
+    return { field, message };
+  });
+}
+
+/** `/events/0` → `events[0]`; a missing or unknown property names itself. */
 function fieldOf(context: string | undefined, instancePath: string, params: Record<string, unknown>): string {
   const path = instancePath
     .split('/')

@@ -42,4 +42,4 @@ Operators (print JSON):
   api-keys revoke <customerId> <keyId>
 
 Every setting is an environment variable or the matching flag: PORT or --port, DATA_DIR or
---data-dir, DATABASE_URL or --database-url, … (see docs/configuration.md).`;
+--data-dir, DATABASE_URL or --database-url, … (see Configuration in README.md).`;

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parseDuration, parseRetrySchedule } from '../delivery/retry-policy.ts';
+import { parseSecretsKey } from '../signing/secret-box.ts';
 import { SETTINGS, type SettingName } from './schema.ts';
 
 export type Config = Readonly<{
@@ -25,8 +26,9 @@ export type Config = Readonly<{
   bodyLimit: number;
   logLevel: string;
   production: boolean;
-  /** Where development secrets were generated this start, to tell the operator. */
+  /** Development only: the file that supplied the secrets not set, and which ones it supplied. */
   generatedSecretsFile?: string;
+  secretsFromFile: string[];
 }>;
 
 export class ConfigError extends Error {}
@@ -109,7 +111,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
   }
+  const fromFile = SECRET_NAMES.filter((n) => !raw[n]).map((n) => SETTINGS[n].env);
   const generatedSecretsFile = fillDevelopmentSecrets(raw, dataDir, production);
+  for (const [name, value] of [['SECRETS_KEY', raw.secretsKey!], ...(raw.secretsKeyPrevious ?? '').split(',').filter((v) => v.trim()).map((v) => ['SECRETS_KEY_PREVIOUS', v.trim()])]) {
+    try {
+      parseSecretsKey(value);
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
+    }
+  }
   let retryScheduleMs: number[];
   try {
     retryScheduleMs = parseRetrySchedule(raw.retrySchedule!);
@@ -139,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     logLevel: raw.logLevel!,
     production,
     generatedSecretsFile,
+    secretsFromFile: generatedSecretsFile ? fromFile : [],
   };
   if (config.leaseDurationMs <= config.deliveryTimeoutMs) {
     throw new ConfigError('LEASE_DURATION must be longer than DELIVERY_TIMEOUT, or two workers could send the same delivery');

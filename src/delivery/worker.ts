@@ -40,6 +40,14 @@ export interface WorkerDeps {
 }
 
 const POLL_INTERVAL_MS = 1000;
+
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid-url';
+  }
+};
 const CLAIM_BATCH = 200;
 const FLUSH_SIZE = 500;
 const FLUSH_DELAY_MS = 5;
@@ -222,7 +230,13 @@ export function startWorker(deps: WorkerDeps): Worker {
     if (verdict.kind === 'give_up' && verdict.gone) gone.add(target.id);
     const r = verdict.record;
     metrics.attemptDuration.observe(r.durationMs / 1000);
-    metrics.attempts.inc({ outcome: verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'retrying' : 'failed', error: r.error ?? 'none' });
+    const outcome = verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'retrying' : 'failed';
+    metrics.attempts.inc({ outcome, error: r.error ?? 'none' });
+    // Failures are what an operator looks for; successes only at debug. The URL is cut to its
+    // origin: paths and queries often carry the receiver's own secrets.
+    const line = { deliveryId: delivery.id, webhookId: target.id, origin: originOf(target.url), attempt, status_code: r.statusCode, error: r.error, duration_ms: r.durationMs };
+    if (outcome === 'succeeded') logger.debug(line, 'delivered');
+    else logger.info({ ...line, retry_in_ms: verdict.kind === 'retry' ? verdict.delayMs : undefined }, outcome === 'retrying' ? 'delivery attempt failed; will retry' : 'delivery failed for good');
     finish({
       deliveryId: delivery.id,
       webhookId: target.id,

@@ -10,7 +10,6 @@ export const ERROR_CODES = {
   forbidden: 403,
   webhook_limit_reached: 403,
   not_found: 404,
-  method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -46,5 +45,6 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+/** `details` of a validation error is always a list of problems, each naming its field. */
 export const validationFailed = (message: string, details?: Record<string, unknown> | unknown[]) =>
-  new AppError('validation_failed', message, details);
+  new AppError('validation_failed', message, details === undefined || Array.isArray(details) ? details : [{ ...details, message }]);

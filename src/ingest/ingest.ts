@@ -37,6 +37,19 @@ export async function ingestEvents(database: Database, rawEvents: unknown[], now
   const known = customerIds.length
     ? new Set((await db.selectFrom('customers').select('id').where('id', 'in', customerIds).execute()).map((c) => c.id))
     : new Set<string>();
+  // A domain_id must be one of the customer's own domains: routing by another customer's
+  // domain would be a mistake upstream, and its id would land in this customer's payloads.
+  const domainIds = [...new Set(valid.flatMap((e) => (e.domainId ? [e.domainId] : [])))];
+  const domainOwner = new Map(
+    domainIds.length
+      ? (await db.selectFrom('domains').select(['id', 'customer_id']).where('id', 'in', domainIds).execute()).map((d) => [d.id, d.customer_id] as const)
+      : [],
+  );
+  valid.forEach((e, i) => {
+    if (known.has(e.customerId) && e.domainId && domainOwner.get(e.domainId) !== e.customerId) {
+      errors.push({ index: positions[i], ...(e.externalId ? { id: e.externalId } : {}), field: 'domain_id', message: "is not one of this customer's domains" });
+    }
+  });
   valid.forEach((e, i) => {
     if (!known.has(e.customerId)) errors.push({ index: positions[i], ...(e.externalId ? { id: e.externalId } : {}), field: 'customer_id', message: 'unknown customer' });
   });

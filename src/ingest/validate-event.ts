@@ -48,8 +48,10 @@ export function validateEvent(raw: unknown, index: number, now: Date): ValidEven
   if (e.id !== undefined && (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255)) return fail('id', 'must be a string of 1 to 255 characters');
   // Stored in a text column, which cannot hold NUL on PostgreSQL.
   if (e.id !== undefined && e.id.includes('\u0000')) return fail('id', 'must not contain NUL characters');
+  if (e.customer_id === undefined || e.customer_id === null) return fail('customer_id', 'is required');
   if (typeof e.customer_id !== 'string' || !isUuid(e.customer_id)) return fail('customer_id', 'must be a UUID');
   if (e.domain_id !== undefined && e.domain_id !== null && (typeof e.domain_id !== 'string' || !isUuid(e.domain_id))) return fail('domain_id', 'must be a UUID');
+  if (e.event === undefined || e.event === null) return fail('event', `is required (one of ${EVENT_TYPES.join(', ')})`);
   if (typeof e.event !== 'string' || !isEventType(e.event)) return fail('event', `must be one of ${EVENT_TYPES.join(', ')}`);
   if (e.timestamp !== undefined && (typeof e.timestamp !== 'string' || !ISO_8601.test(e.timestamp) || Number.isNaN(Date.parse(e.timestamp)))) {
     return fail('timestamp', 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-18T12:34:56Z');

@@ -96,6 +96,8 @@ export async function createWebhook(ctx: ServiceContext, customerId: string, inp
   const url = checkUrl(ctx, input.url);
   const secret = generateSecret();
   const { db, capabilities } = ctx.database;
+  // A bad body is answered as such (422) before the plan limit (403) is looked at.
+  const domainIds = await checkDomainIds(db, customerId, input.domain_ids);
   const row = await db.transaction().execute(async (trx) => {
     // Lock the customer so two concurrent creates cannot both pass the limit check.
     let q = trx.selectFrom('customers').select(['webhook_limit', 'plan']).where('id', '=', customerId);
@@ -120,7 +122,7 @@ export async function createWebhook(ctx: ServiceContext, customerId: string, inp
       url,
       name: input.name ?? null,
       events: JSON.stringify([...new Set(input.events)]),
-      domain_ids: JSON.stringify(await checkDomainIds(trx, customerId, input.domain_ids)),
+      domain_ids: domainIds ? JSON.stringify(domainIds) : null,
       is_active: input.is_active === false ? 0 : 1,
       secret_enc: ctx.secretBox.encrypt(secret),
       disabled_reason: null,
@@ -128,7 +130,6 @@ export async function createWebhook(ctx: ServiceContext, customerId: string, inp
       created_at: now,
       updated_at: now,
     };
-    if (row.domain_ids === 'null') row.domain_ids = null;
     await trx.insertInto('webhooks').values(row).execute();
     return row;
   });

@@ -54,7 +54,7 @@ export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 export interface ServiceProcess {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** The HTTP port (meaningless for a `worker`, which serves no HTTP). */
+  /** The HTTP port (a `worker` serves only /healthz, /readyz and /metrics there). */
   readonly port: number;
   readonly baseUrl: string;
   readonly args: string[];

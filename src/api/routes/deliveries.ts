@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError } from '../../domain/errors.ts';
 import type { ServiceContext } from '../../services/context.ts';
 import * as deliveries from '../../services/deliveries.ts';
 import { errors } from '../schemas/common.ts';
@@ -6,6 +7,13 @@ import { DeliveryList, DeliveryParams, DeliveryQuery, RetryResult, TestResult } 
 import { WebhookParams } from '../schemas/webhooks.ts';
 
 const tags = ['webhooks'];
+
+function pageSize(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const n = /^\d{1,3}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= 200)) throw new AppError('bad_request', 'limit must be a whole number from 1 to 200', [{ field: 'limit', message: 'must be a whole number from 1 to 200' }]);
+  return n;
+}
 const security = [{ apiKey: [] }];
 
 /** Seeing and mending deliveries; registered inside the customer webhook routes (same auth). */
@@ -34,7 +42,7 @@ export const deliveryRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox =
     handler: async (req) =>
       deliveries.listDeliveries(ctx, req.customerId, req.params.webhookId, {
         status: req.query.status as never,
-        limit: req.query.limit ? Number(req.query.limit) : 50,
+        limit: pageSize(req.query.limit),
         cursor: req.query.cursor,
       }),
   });

@@ -24,7 +24,11 @@ const IngestEvent = Type.Object(
   { title: 'IngestEvent' },
 );
 
-const IngestBody = Type.Union([IngestEvent, Type.Object({ events: Type.Array(IngestEvent, { minItems: 1, maxItems: MAX_BATCH }) })]);
+const IngestBody = Type.Union([
+  IngestEvent,
+  Type.Object({ events: Type.Array(IngestEvent, { minItems: 1, maxItems: MAX_BATCH }) }),
+  Type.Array(IngestEvent, { minItems: 1, maxItems: MAX_BATCH }),
+]);
 
 const IngestAccepted = Type.Object({
   accepted: Type.Integer(),
@@ -49,7 +53,7 @@ export const ingestRoutes = (ctx: ServiceContext, ingestToken: string, metrics: 
       security: [{ ingestToken: [] }],
       summary: 'Submit email events',
       description:
-        'One event, or {"events": [...]} with up to 1,000. 202 means every event and its deliveries are durably stored. ' +
+        'One event, or {"events": [...]} (or a bare array) with up to 1,000. 202 means every event and its deliveries are durably stored. ' +
         'All or nothing: if any event is invalid the answer is 422 with one error per bad event (index, field, message) and nothing is stored.',
       body: IngestBody,
       response: { 202: IngestAccepted, ...errors(400, 401, 413, 415, 422) },
@@ -58,8 +62,9 @@ export const ingestRoutes = (ctx: ServiceContext, ingestToken: string, metrics: 
     validatorCompiler: () => (data) => ({ value: data }),
     handler: async (req, reply) => {
       const body = req.body as unknown;
-      const list = body && typeof body === 'object' && !Array.isArray(body) && 'events' in body ? (body as { events: unknown }).events : [body];
-      if (!Array.isArray(list)) throw new AppError('validation_failed', 'events must be an array of event objects');
+      // One event, {"events": [...]}, or a bare array of events.
+      const list = Array.isArray(body) ? body : body && typeof body === 'object' && 'events' in body ? (body as { events: unknown }).events : [body];
+      if (!Array.isArray(list)) throw new AppError('validation_failed', 'send one event object, or {"events": [...]} with up to 1,000 events');
       const result = await ingestEvents(ctx.database, list);
       metrics.eventsIngested.inc(result.accepted);
       metrics.deliveriesCreated.inc(result.deliveries);

@@ -37,7 +37,7 @@ export const DeliveryList = Type.Object({ data: Type.Array(Type.Ref(Delivery)), 
 export const DeliveryQuery = Type.Object(
   {
     status: Type.Optional(Status),
-    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$', description: '1 to 200, default 50' })),
+    limit: Type.Optional(Type.String({ description: 'Page size, 1 to 200; default 50' })),
     cursor: Type.Optional(Type.String({ description: 'next_cursor of the previous page' })),
   },
   { additionalProperties: false },
