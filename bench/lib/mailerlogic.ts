@@ -86,7 +86,11 @@ export async function startMailerLogic(variant: MailerLogicVariant, cases: CaseH
     if (!healthy || api.t.exit) throw new Error(`MailerLogic ${variant} did not become healthy:\n${api.t.tail()}`);
     if (variant === 'pg3') {
       // Started after the API has migrated the schema; info level only to see "started".
-      const workers = [launch('worker1', ['worker'], { LOG_LEVEL: 'info' }), launch('worker2', ['worker'], { LOG_LEVEL: 'info' })];
+      // Each worker serves its health and metrics on a port of its own.
+      const workers = [
+        launch('worker1', ['worker'], { LOG_LEVEL: 'info', PORT: String(await freePort()) }),
+        launch('worker2', ['worker'], { LOG_LEVEL: 'info', PORT: String(await freePort()) }),
+      ];
       const ok = await until(() => workers.every((w) => w.started() || w.t.exit), 60_000, 100);
       if (!ok || workers.some((w) => w.t.exit)) throw new Error(`MailerLogic workers did not start:\n${workers.map((w) => w.t.tail()).join('\n')}`);
     }
