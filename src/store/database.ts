@@ -67,7 +67,7 @@ export function openDatabase(opts: { databaseUrl?: string; dataDir: string; pool
   file.pragma('synchronous = NORMAL');
   file.pragma('busy_timeout = 5000');
   file.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: file }) });
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -84,6 +84,29 @@ export function openDatabase(opts: { databaseUrl?: string; dataDir: string; pool
         }
       }),
     close: () => db.destroy(),
+  };
+}
+
+/**
+ * Kysely prepares every query anew; on the delivery path the same few statements run
+ * thousands of times a second, and preparing them cost as much as running them. Statements
+ * are kept by their SQL text (the least recently used is dropped past the bound); a
+ * better-sqlite3 statement is reusable, and calls on one connection never interleave.
+ */
+function withStatementCache(file: SQLite.Database, max = 512) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => file.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) cache.delete(text);
+      else {
+        stmt = file.prepare(text);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
   };
 }
 

@@ -20,10 +20,10 @@ export async function claimDue(
   database: Database,
   opts: { workerId: string; now: number; leaseMs: number; limit: number; perWebhook: number; skipWebhookIds: string[] },
 ): Promise<ClaimedDelivery[]> {
-  const { db, capabilities } = database;
+  if (!database.capabilities.skipLocked) return claimDueAlone(database.db, opts);
+  const { db } = database;
   const skip = opts.skipWebhookIds.length ? sql`AND webhook_id NOT IN (${sql.join(opts.skipWebhookIds)})` : sql``;
   // Several workers claim at once on PostgreSQL: each skips the rows another is taking.
-  const lock = capabilities.skipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   // The head of the queue, at most `perWebhook` rows per webhook: a backlog of one endpoint
   // cannot fill a claim and crowd out the others. The outer re-check of status and time
   // makes a row another worker took meanwhile drop out instead of being claimed twice.
@@ -37,7 +37,7 @@ export async function claimDue(
           WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
           ORDER BY next_attempt_at, id
           LIMIT ${opts.limit * 4}
-          ${lock}
+          FOR UPDATE SKIP LOCKED
         ) head
       ) ranked
       WHERE rn <= ${opts.perWebhook}
@@ -46,10 +46,46 @@ export async function claimDue(
     )
     AND status = 'pending' AND next_attempt_at <= ${opts.now}
     RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
-  // RETURNING has no order; ids are time-ordered, so this restores queue order, in which
-  // each event's domain-scoped deliveries come before its customer-level ones.
-  return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return inQueueOrder(rows);
 }
+
+/**
+ * The same claim where one process holds the database (SQLite): the head is read and the
+ * per-webhook cap applied here, which costs a third of SQLite ranking it with a window
+ * function. The update re-checks status and time, so a row that changed between the two
+ * statements (a manual retry, a cancellation) drops out instead of being claimed.
+ */
+async function claimDueAlone(db: Db, opts: Parameters<typeof claimDue>[1]): Promise<ClaimedDelivery[]> {
+  let query = db.selectFrom('deliveries').select(['id', 'webhook_id']).where('status', '=', 'pending').where('next_attempt_at', '<=', opts.now);
+  // Left out before the limit, as on PostgreSQL: a saturated webhook's backlog at the head
+  // must not use up the rows read.
+  if (opts.skipWebhookIds.length) query = query.where('webhook_id', 'not in', sql<string>`(SELECT value FROM json_each(${JSON.stringify(opts.skipWebhookIds)}))`);
+  const head = await query
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .limit(opts.limit * 4)
+    .execute();
+  const perWebhook = new Map<string, number>();
+  const picked: string[] = [];
+  for (const { id, webhook_id } of head) {
+    const n = perWebhook.get(webhook_id) ?? 0;
+    if (n >= opts.perWebhook) continue;
+    perWebhook.set(webhook_id, n + 1);
+    picked.push(id);
+    if (picked.length >= opts.limit) break;
+  }
+  if (picked.length === 0) return [];
+  const { rows } = await sql<ClaimedDelivery>`
+    UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(picked)}))
+    AND status = 'pending' AND next_attempt_at <= ${opts.now}
+    RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
+  return inQueueOrder(rows);
+}
+
+// RETURNING has no order; ids are time-ordered, so this restores queue order, in which each
+// event's domain-scoped deliveries come before its customer-level ones.
+const inQueueOrder = (rows: ClaimedDelivery[]) => rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
 /** Gives claimed deliveries back untouched (a stopping worker, or more than it can hold). */
 export async function releaseClaims(db: Db, workerId: string, ids: string[], now: number): Promise<void> {
@@ -105,35 +141,51 @@ export async function complete(
   const { db, dialect } = database;
   return db.transaction().execute(async (trx) => {
     const attempts = completions.flatMap((c) => (c.attempt ? [c.attempt] : []));
-    for (let i = 0; i < attempts.length; i += 500) {
-      await trx
-        .insertInto('attempts')
-        .values(attempts.slice(i, i + 500))
-        .onConflict((oc) => oc.columns(['delivery_id', 'attempt']).doNothing())
-        .execute();
-    }
-    if (dialect === 'postgres') await updateDeliveriesPg(trx, workerId, completions, opts.now);
-    else {
-      for (const c of completions) {
-        await trx
-          .updateTable('deliveries')
-          .set({
-            status: c.status,
-            attempts: c.attempts,
-            next_attempt_at: c.nextAttemptAt,
-            locked_by: null,
-            last_status_code: c.attempt?.status_code ?? null,
-            last_error: c.attempt?.error ?? null,
-            updated_at: opts.now,
-          })
-          .where('id', '=', c.deliveryId)
-          .where('locked_by', '=', workerId)
-          .where('status', '=', 'pending')
-          .execute();
-      }
+    if (dialect === 'postgres') {
+      await insertAttemptsPg(trx, attempts);
+      await updateDeliveriesPg(trx, workerId, completions, opts.now);
+    } else {
+      await insertAttemptsSqlite(trx, attempts);
+      await updateDeliveriesSqlite(trx, workerId, completions, opts.now);
     }
     return updateHealth(trx, completions, opts);
   });
+}
+
+// Batches go in as one parameter each (arrays on PostgreSQL, a JSON array on SQLite): one
+// statement of constant text per batch, however large, prepared once and planned once.
+
+async function insertAttemptsPg(db: Db, as: AttemptRow[]) {
+  if (as.length === 0) return;
+  await sql`
+    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
+    SELECT * FROM unnest(${as.map((a) => a.delivery_id)}::text[], ${as.map((a) => a.attempt)}::int[],
+                         ${as.map((a) => a.started_at)}::bigint[], ${as.map((a) => a.duration_ms)}::int[],
+                         ${as.map((a) => a.status_code)}::int[], ${as.map((a) => a.error)}::text[],
+                         ${as.map((a) => a.response_excerpt)}::text[])
+    ON CONFLICT (delivery_id, attempt) DO NOTHING`.execute(db);
+}
+
+async function insertAttemptsSqlite(db: Db, as: AttemptRow[]) {
+  if (as.length === 0) return;
+  const rows = JSON.stringify(as.map((a) => [a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error, a.response_excerpt]));
+  // WHERE true: without it SQLite would read ON CONFLICT as part of the SELECT's join.
+  await sql`
+    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
+    SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(${rows}) WHERE true
+    ON CONFLICT (delivery_id, attempt) DO NOTHING`.execute(db);
+}
+
+async function updateDeliveriesSqlite(db: Db, workerId: string, cs: Completion[], now: number) {
+  if (cs.length === 0) return;
+  const rows = JSON.stringify(cs.map((c) => [c.deliveryId, c.status, c.attempts, c.nextAttemptAt, c.attempt?.status_code ?? null, c.attempt?.error ?? null]));
+  // json_each has a column named id: the deliveries columns are qualified.
+  await sql`
+    UPDATE deliveries SET
+      status = v.value->>1, attempts = v.value->>2, next_attempt_at = v.value->>3, locked_by = NULL,
+      last_status_code = v.value->>4, last_error = v.value->>5, updated_at = ${now}
+    FROM json_each(${rows}) AS v
+    WHERE deliveries.id = v.value->>0 AND deliveries.locked_by = ${workerId} AND deliveries.status = 'pending'`.execute(db);
 }
 
 /** One statement for the whole batch: arrays in, unnest() joined on id. */
