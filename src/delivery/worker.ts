@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { SecretBox } from '../signing/secret-box.ts';
 import { createGuardedConnector } from '../ssrf/guarded-lookup.ts';
 import type { Database } from '../store/database.ts';
-import { claimDue, complete, loadPayloads, loadTargets, releaseClaims, type ClaimedDelivery, type Completion, type DeliveryTarget } from '../store/queue.ts';
+import { claimDue, claimForWebhooks, complete, loadPayloads, loadTargets, releaseClaims, type ClaimedDelivery, type Completion, type DeliveryTarget } from '../store/queue.ts';
 import { classify, prepare, send } from './dispatch.ts';
 import { WebhookHttpClient } from './http-client.ts';
 import type { Wakeup } from './wakeup.ts';
@@ -18,10 +18,18 @@ import type { Wakeup } from './wakeup.ts';
  * write them in batches. With nothing due it sleeps until a wake-up (new work in this
  * process, or NOTIFY from another), a freed slot, or the poll interval.
  *
+ * Two kinds of claim: a scan of the queue's head, for work it does not hold yet (after new
+ * work arrives, a retry falls due, the poll interval, or room frees up across the worker;
+ * repeated while it finds something), and a refill of the lanes that have room for another
+ * claim's worth, by webhook (an index seek: it does not read past other webhooks' backlogs).
+ * Within a claim, deliveries start in queue order, so each event's domain-scoped deliveries
+ * are sent before its customer-level ones.
+ *
  * Isolation: at most `endpointConcurrency` (C) requests to one webhook are in flight, and a
  * few rounds more may wait here. A claim brings at most C rows per webhook, and a webhook
  * holding more than (R - 1) × C is left out of claims, so one never holds more than R × C:
- * a slow or dead endpoint occupies a bounded share of the worker and never the queue's head.
+ * a slow or dead endpoint occupies at most C of the worker's WORKER_CONCURRENCY request slots
+ * (what waits behind them is not counted) and never the queue's head.
  * R is how many delivery timeouts fit in the lease, less one: the last one waiting is sent
  * and answered before its lease ends, so no other worker takes up what this one still holds.
  */
@@ -93,7 +101,18 @@ export function startWorker(deps: WorkerDeps): Worker {
     if (w) w();
     else wakeMissed = true;
   };
-  const unsubscribe = deps.wakeup.onWake(wakeLoop);
+  // What the loop has to do when it wakes: scan the head, refill some lanes, or both.
+  let scanWanted = true;
+  const refills = new Set<string>();
+  const wakeToScan = () => {
+    scanWanted = true;
+    wakeLoop();
+  };
+  const wakeToRefill = (webhookId: string) => {
+    refills.add(webhookId);
+    wakeLoop();
+  };
+  const unsubscribe = deps.wakeup.onWake(wakeToScan);
 
   const lane = (webhookId: string) => {
     let l = perWebhook.get(webhookId);
@@ -103,7 +122,9 @@ export function startWorker(deps: WorkerDeps): Worker {
   const rounds = Math.max(1, Math.floor(config.leaseDurationMs / config.deliveryTimeoutMs) - 1);
   const maxHeld = rounds * config.endpointConcurrency;
   const saturated = () => [...perWebhook.entries()].filter(([, l]) => l.active + l.waiting.length > maxHeld - config.endpointConcurrency).map(([w]) => w);
-  const held = () => [...perWebhook.values()].reduce((n, l) => n + l.active + l.waiting.length, 0);
+  // Room is counted in request slots: a lane takes at most C of them whatever waits behind,
+  // so the rounds a dead endpoint holds in waiting do not crowd out other endpoints.
+  const occupied = () => [...perWebhook.values()].reduce((n, l) => n + Math.min(l.active + l.waiting.length, config.endpointConcurrency), 0);
 
   // A retry due sooner than the next poll wakes the loop itself (a little after it is due,
   // so its outcome has been written by then), instead of waiting out the poll interval.
@@ -116,13 +137,14 @@ export function startWorker(deps: WorkerDeps): Worker {
     dueTimer = setTimeout(() => {
       dueAt = Infinity;
       dueTimer = undefined;
-      wakeLoop();
+      wakeToScan();
     }, Math.max(0, at - Date.now()) + 20);
     dueTimer.unref();
   }
 
   function finish(c: Completion) {
     if (c.status === 'pending') wakeAt(c.nextAttemptAt);
+    else metrics.deliveriesFinished.inc({ outcome: c.status });
     pending.push(c);
     if (pending.length >= FLUSH_SIZE) void flush();
     else flushTimer ??= setTimeout(() => void flush(), FLUSH_DELAY_MS);
@@ -256,37 +278,60 @@ export function startWorker(deps: WorkerDeps): Worker {
     });
   }
 
-  /** Starts what the lane has room for; `fromClaim`: right after the claim that read the targets. */
-  function pump(webhookId: string, fromClaim = false) {
+  /** Starts the lane's next job if it has room; `fromClaim`: right after the claim that read the targets. */
+  function startNext(webhookId: string, fromClaim = false): boolean {
     const l = lane(webhookId);
-    while (l.active < config.endpointConcurrency && l.waiting.length > 0 && state === 'running') {
-      const job = l.waiting.shift()!;
-      if (!fromClaim) job.waited = true;
-      l.active++;
-      inFlight++;
-      metrics.inFlight.inc();
-      deliver(job)
-        .catch((err) => logger.error({ err }, 'delivery crashed'))
-        .finally(() => {
-          l.active--;
-          inFlight--;
-          metrics.inFlight.dec();
-          if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
-          else pump(webhookId);
-          // Claim again when this lane can take a claim's worth again, or the worker as a
-          // whole can: once per crossing, not per finished delivery (a claim per delivery
-          // would be a query per delivery, and a futile one while every lane is full).
-          if (l.active + l.waiting.length === maxHeld - config.endpointConcurrency || config.workerConcurrency - held() === refillAt) wakeLoop();
-        });
-    }
+    if (l.active >= config.endpointConcurrency || l.waiting.length === 0 || state !== 'running') return false;
+    const job = l.waiting.shift()!;
+    if (!fromClaim) job.waited = true;
+    l.active++;
+    inFlight++;
+    metrics.inFlight.inc();
+    deliver(job)
+      .catch((err) => logger.error({ err }, 'delivery crashed'))
+      .finally(() => {
+        l.active--;
+        inFlight--;
+        metrics.inFlight.dec();
+        if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
+        else pump(webhookId);
+        // Claim again when this lane can take a claim's worth again, or the worker as a
+        // whole can: once per crossing, not per finished delivery (a claim per delivery
+        // would be a query per delivery, and a futile one while every lane is full).
+        if (l.active + l.waiting.length === maxHeld - config.endpointConcurrency) wakeToRefill(webhookId);
+        if (config.workerConcurrency - occupied() === refillAt) wakeToScan();
+      });
+    return true;
   }
 
-  /** Claims what it has room for and starts sending; returns how many it claimed. */
-  async function claimOnce(): Promise<number> {
-    const room = Math.min(CLAIM_BATCH, config.workerConcurrency - held());
+  /** Starts what the lane has room for. */
+  function pump(webhookId: string, fromClaim = false) {
+    while (startNext(webhookId, fromClaim));
+  }
+
+  /** Scans the head for what it has room for and starts sending; returns how many it claimed. */
+  async function scanOnce(): Promise<number> {
+    const room = Math.min(CLAIM_BATCH, config.workerConcurrency - occupied());
     if (room <= 0) return 0;
     const now = Date.now();
     const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, skipWebhookIds: saturated() });
+    return take(claimed, now);
+  }
+
+  /** Claims the next due deliveries of lanes that have room again. */
+  async function refillOnce(): Promise<number> {
+    const room = Math.min(CLAIM_BATCH, config.workerConcurrency - occupied());
+    const full = new Set(saturated());
+    const webhookIds = [...refills].filter((w) => !full.has(w) && !gone.has(w));
+    refills.clear();
+    if (room <= 0 || webhookIds.length === 0) return 0;
+    const now = Date.now();
+    const claimed = await claimForWebhooks(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, webhookIds });
+    return take(claimed, now);
+  }
+
+  /** Reads what the claimed deliveries need, queues them in their lanes and starts them in queue order. */
+  async function take(claimed: ClaimedDelivery[], now: number): Promise<number> {
     if (claimed.length === 0) return 0;
     const [payloads, targets] = await Promise.all([
       loadPayloads(database.db, claimed.map((d) => d.event_id)),
@@ -304,6 +349,9 @@ export function startWorker(deps: WorkerDeps): Worker {
       if (l.active + l.waiting.length >= maxHeld) giveBack.push(delivery.id);
       else l.waiting.push({ delivery, target, payload });
     }
+    // One start per claimed delivery, in queue order (each lane is first in, first out), then
+    // whatever room is left.
+    for (const delivery of claimed) if (perWebhook.has(delivery.webhook_id)) startNext(delivery.webhook_id, true);
     for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId, true);
     await releaseClaims(database.db, id, giveBack, now);
     return claimed.length - giveBack.length;
@@ -311,17 +359,23 @@ export function startWorker(deps: WorkerDeps): Worker {
 
   const loop = (async () => {
     while (state === 'running') {
-      let claimed = 0;
       wakeMissed = false;
       try {
-        claimed = await claimOnce();
+        if (refills.size > 0) await refillOnce();
+        if (scanWanted) {
+          scanWanted = false;
+          // Found something: there may be more behind it.
+          if ((await scanOnce()) > 0) scanWanted = true;
+        }
       } catch (err) {
         logger.error({ err }, 'claiming deliveries failed');
+        await new Promise((r) => setTimeout(r, 100));
       }
-      if (claimed > 0 || wakeMissed || state !== 'running') continue;
+      if (scanWanted || refills.size > 0 || wakeMissed || state !== 'running') continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           wakeWaiter = undefined;
+          scanWanted = true;
           resolve();
         }, POLL_INTERVAL_MS);
         wakeWaiter = () => {

@@ -14,6 +14,12 @@ export function createMetrics() {
       labelNames: ['outcome', 'error'] as const,
       registers: [registry],
     }),
+    deliveriesFinished: new Counter({
+      name: 'mailerlogic_deliveries_finished_total',
+      help: 'Deliveries this worker finished, by outcome: succeeded, failed (retries used up or 410), cancelled (webhook deleted or inactive)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     attemptDuration: new Histogram({
       name: 'mailerlogic_delivery_attempt_duration_seconds',
       help: 'Time from the start of a POST to its outcome',

@@ -56,15 +56,15 @@ export async function claimDue(
  * statements (a manual retry, a cancellation) drops out instead of being claimed.
  */
 async function claimDueAlone(db: Db, opts: Parameters<typeof claimDue>[1]): Promise<ClaimedDelivery[]> {
-  let query = db.selectFrom('deliveries').select(['id', 'webhook_id']).where('status', '=', 'pending').where('next_attempt_at', '<=', opts.now);
   // Left out before the limit, as on PostgreSQL: a saturated webhook's backlog at the head
-  // must not use up the rows read.
-  if (opts.skipWebhookIds.length) query = query.where('webhook_id', 'not in', sql<string>`(SELECT value FROM json_each(${JSON.stringify(opts.skipWebhookIds)}))`);
-  const head = await query
-    .orderBy('next_attempt_at')
-    .orderBy('id')
-    .limit(opts.limit * 4)
-    .execute();
+  // must not use up the rows read. The literal 'pending' (not a parameter) lets SQLite use
+  // the partial index of due deliveries.
+  const skip = opts.skipWebhookIds.length ? sql`AND webhook_id NOT IN (SELECT value FROM json_each(${JSON.stringify(opts.skipWebhookIds)}))` : sql``;
+  const { rows: head } = await sql<{ id: string; webhook_id: string }>`
+    SELECT id, webhook_id FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
+    ORDER BY next_attempt_at, id
+    LIMIT ${opts.limit * 4}`.execute(db);
   const perWebhook = new Map<string, number>();
   const picked: string[] = [];
   for (const { id, webhook_id } of head) {
@@ -75,17 +75,65 @@ async function claimDueAlone(db: Db, opts: Parameters<typeof claimDue>[1]): Prom
     if (picked.length >= opts.limit) break;
   }
   if (picked.length === 0) return [];
-  const { rows } = await sql<ClaimedDelivery>`
-    UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
-    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(picked)}))
-    AND status = 'pending' AND next_attempt_at <= ${opts.now}
-    RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
-  return inQueueOrder(rows);
+  return markClaimed(db, opts, picked);
 }
 
 // RETURNING has no order; ids are time-ordered, so this restores queue order, in which each
 // event's domain-scoped deliveries come before its customer-level ones.
 const inQueueOrder = (rows: ClaimedDelivery[]) => rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+/**
+ * The next due deliveries of the given webhooks, at most `perWebhook` each and `limit` in
+ * all: for a worker whose lanes for them have room again. An index seek per webhook, so a
+ * refill costs the same however long the other webhooks' backlogs are.
+ */
+export async function claimForWebhooks(
+  database: Database,
+  opts: { workerId: string; now: number; leaseMs: number; limit: number; perWebhook: number; webhookIds: string[] },
+): Promise<ClaimedDelivery[]> {
+  if (opts.webhookIds.length === 0 || opts.limit <= 0) return [];
+  const { db } = database;
+  if (database.capabilities.skipLocked) {
+    const { rows } = await sql<ClaimedDelivery>`
+      UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+      WHERE id IN (
+        SELECT d.id FROM unnest(${opts.webhookIds}::text[]) AS w(id)
+        CROSS JOIN LATERAL (
+          SELECT id, next_attempt_at FROM deliveries
+          WHERE webhook_id = w.id AND status = 'pending' AND next_attempt_at <= ${opts.now}
+          ORDER BY next_attempt_at, id
+          LIMIT ${opts.perWebhook}
+          FOR UPDATE SKIP LOCKED
+        ) d
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT ${opts.limit}
+      )
+      AND status = 'pending' AND next_attempt_at <= ${opts.now}
+      RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
+    return inQueueOrder(rows);
+  }
+  const picked: { id: string; at: number }[] = [];
+  for (const webhookId of opts.webhookIds) {
+    const { rows } = await sql<{ id: string; next_attempt_at: number }>`
+      SELECT id, next_attempt_at FROM deliveries
+      WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at <= ${opts.now}
+      ORDER BY next_attempt_at, id
+      LIMIT ${opts.perWebhook}`.execute(db);
+    for (const r of rows) picked.push({ id: r.id, at: r.next_attempt_at });
+  }
+  if (picked.length === 0) return [];
+  picked.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return markClaimed(db, opts, picked.slice(0, opts.limit).map((p) => p.id));
+}
+
+async function markClaimed(db: Db, opts: { workerId: string; now: number; leaseMs: number }, ids: string[]): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<ClaimedDelivery>`
+    UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+    AND status = 'pending' AND next_attempt_at <= ${opts.now}
+    RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
+  return inQueueOrder(rows);
+}
 
 /** Gives claimed deliveries back untouched (a stopping worker, or more than it can hold). */
 export async function releaseClaims(db: Db, workerId: string, ids: string[], now: number): Promise<void> {

@@ -99,6 +99,25 @@ describe.each(STORES)('fan-out to customer, domain and domain-group webhooks (%s
     }
   });
 
+  it('sends the domain-scoped POST first for every event of a mixed batch', async () => {
+    // Events only the customer-level webhook takes come first and between the others, so the
+    // customer-level lane is the first one the claim meets.
+    const events = Array.from({ length: 30 }, (_, i) =>
+      i % 2 === 0 ? event(customer.id, 'email.opened', { domain_id: d1 }) : event(customer.id, 'email.delivered', { domain_id: d2 }),
+    );
+    // Order is decided when the requests start; open enough pooled connections first, so that
+    // no request of the batch waits for a connection of its own and arrives out of its turn.
+    const warm = Array.from({ length: 40 }, () => event(customer.id, 'email.delivered', { domain_id: d2 }));
+    await ingestOk(svc, { events: warm });
+    for (const e of warm) await eventually(() => withEmail(receiver.received, e.email_id).length, (n) => n === 2);
+    await ingestOk(svc, { events });
+    const scoped = events.filter((e) => e.event === 'email.delivered');
+    for (const e of scoped) {
+      const both = await eventually(() => withEmail(receiver.received, e.email_id), (l) => l.length === 2);
+      expect(both.map((r) => r.path), e.email_id).toEqual(['/group', '/customer']);
+    }
+  });
+
   it('follows a change of scope made with update', async () => {
     const list = (await svc.customer(customer.key, 'GET', '/api/v1/customer/webhooks')).body.data;
     const single = list.find((w: any) => w.name === '/single');
