@@ -17,6 +17,9 @@
  * Usage: npm run bench [-- --quick] [-- --systems sqlite,pg,pg3,bullmq,pgboss] [-- --events N]
  *   --quick: 3 × 2,000 deliveries and shorter load windows (under 2 minutes on 2 cores).
  * Prints one table and writes the same figures as JSON under bench/results/.
+ *
+ *        npm run bench -- --soak [--deliveries N]
+ *   the memory soak instead (lib/soak.ts): N deliveries (1,000,000) on SQLite, RSS sampled.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,8 +40,11 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     systems: { type: 'string', default: 'sqlite,pg,pg3,bullmq,pgboss' },
     events: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    deliveries: { type: 'string', default: '1000000' },
   },
 });
+const SOAK = values.soak!;
 const QUICK = values.quick!;
 const EVENTS = Number(values.events ?? (QUICK ? 2000 : 10_000));
 const WEBHOOKS = 3;
@@ -51,7 +57,7 @@ const HOSTS = Array.from({ length: FANOUT }, (_, i) => `127.0.0.${i + 1}`);
 const DRAIN_MS = QUICK ? 45_000 : 180_000;
 const SETTLE_MS = QUICK ? 8000 : 30_000;
 const WARM = QUICK ? 150 : 300;
-const WATCHDOG_MS = QUICK ? 6 * 60_000 : 40 * 60_000;
+const WATCHDOG_MS = SOAK ? 90 * 60_000 : QUICK ? 6 * 60_000 : 40 * 60_000;
 
 const ALL = ['sqlite', 'pg', 'pg3', 'bullmq', 'pgboss'] as const;
 type SystemKey = (typeof ALL)[number];
@@ -89,6 +95,14 @@ process.on('uncaughtException', (err) => void bail(1, `uncaught ${err?.stack ?? 
 process.on('unhandledRejection', (err) => void bail(1, `unhandled rejection ${(err as Error)?.stack ?? err}`));
 process.on('exit', () => killAll());
 setTimeout(() => void bail(2, `watchdog: the run took longer than ${WATCHDOG_MS / 60_000} minutes`), WATCHDOG_MS).unref();
+
+if (SOAK) {
+  const { soak } = await import('./lib/soak.ts');
+  const code = await soak(Number(values.deliveries), runTag, log);
+  const failures = await runCleanups();
+  for (const f of failures) console.error(`bench: cleanup failed: ${f}`);
+  process.exit(code);
+}
 
 // ---- measurements --------------------------------------------------------------------------
 type Throughput = {

@@ -100,6 +100,17 @@ export function peakRss(pid: number | undefined): number {
   }
 }
 
+/** Resident set size (VmRSS) of a live process now, in bytes; 0 if unreadable. */
+export function currentRss(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (user + system) a process has used so far, in ms; 0 if unreadable. */

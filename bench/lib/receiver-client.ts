@@ -9,11 +9,14 @@ import { forkTracked, stop, type Tracked } from './proc.ts';
 export type Arrival = { path: string; id: string; at: number; sentAt: number | null };
 
 export class CaseLog {
-  /** First arrival of each distinct webhook-id, in arrival order. */
+  /** First arrival of each distinct webhook-id, in arrival order (empty when `lean`). */
   readonly arrivals: Arrival[] = [];
   readonly ids = new Set<string>();
   duplicates = 0;
   private waiter?: { n: number; resolve: () => void };
+
+  /** lean: count distinct arrivals without keeping them (the soak's million). */
+  constructor(private readonly lean = false) {}
 
   add(a: Arrival) {
     if (this.ids.has(a.id)) {
@@ -21,15 +24,15 @@ export class CaseLog {
       return;
     }
     this.ids.add(a.id);
-    this.arrivals.push(a);
-    if (this.waiter && this.arrivals.length >= this.waiter.n) {
+    if (!this.lean) this.arrivals.push(a);
+    if (this.waiter && this.ids.size >= this.waiter.n) {
       this.waiter.resolve();
       this.waiter = undefined;
     }
   }
 
   get count() {
-    return this.arrivals.length;
+    return this.ids.size;
   }
 
   /** Resolves true once n distinct deliveries arrived, false after timeoutMs. */
@@ -46,7 +49,7 @@ export class CaseLog {
         tick();
       });
     }
-    if (this.arrivals.length >= n) return Promise.resolve(true);
+    if (this.ids.size >= n) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
@@ -68,7 +71,7 @@ export type Receiver = {
   port: number;
   /** Origin of webhook number i: each gets its own loopback address while there are enough. */
   origin(i: number): string;
-  open(caseKey: string): CaseLog;
+  open(caseKey: string, opts?: { lean?: boolean }): CaseLog;
   close(caseKey: string): void;
   proc: Tracked;
   stop(): Promise<void>;
@@ -99,8 +102,8 @@ export async function startReceiver(hosts: string[], delayMs: number): Promise<R
     hosts: info.hosts,
     port: info.port,
     origin: (i) => `http://${info.hosts[i % info.hosts.length]}:${info.port}`,
-    open(caseKey) {
-      const log = new CaseLog();
+    open(caseKey, opts) {
+      const log = new CaseLog(opts?.lean);
       logs.set(caseKey, log);
       return log;
     },
