@@ -20,32 +20,33 @@ export async function claimDue(
   database: Database,
   opts: { workerId: string; now: number; leaseMs: number; limit: number; perWebhook: number; skipWebhookIds: string[] },
 ): Promise<ClaimedDelivery[]> {
-  if (!database.capabilities.skipLocked) return claimDueAlone(database.db, opts);
-  const { db } = database;
+  const { queue } = database;
+  if (!database.capabilities.skipLocked) return claimDueAlone(queue, opts);
   const skip = opts.skipWebhookIds.length ? sql`AND webhook_id NOT IN (${sql.join(opts.skipWebhookIds)})` : sql``;
   // Several workers claim at once on PostgreSQL: each skips the rows another is taking.
   // The head of the queue, at most `perWebhook` rows per webhook: a backlog of one endpoint
-  // cannot fill a claim and crowd out the others. The outer re-check of status and time
-  // makes a row another worker took meanwhile drop out instead of being claimed twice.
+  // cannot fill a claim and crowd out the others. PostgreSQL re-checks each row of the head
+  // as it locks it (one another worker claimed meanwhile no longer qualifies and drops out),
+  // so the update joins them by primary key. The queue's sessions read the head in index
+  // order (QUEUE_SESSION in database.ts).
   const { rows } = await sql<ClaimedDelivery>`
-    UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
-    WHERE id IN (
+    WITH head AS (
+      SELECT id, webhook_id, next_attempt_at FROM deliveries
+      WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
+      ORDER BY next_attempt_at, id
+      LIMIT ${opts.limit * 4}
+      FOR UPDATE SKIP LOCKED
+    ), picked AS (
       SELECT id FROM (
-        SELECT id, next_attempt_at, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn
-        FROM (
-          SELECT id, webhook_id, next_attempt_at FROM deliveries
-          WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
-          ORDER BY next_attempt_at, id
-          LIMIT ${opts.limit * 4}
-          FOR UPDATE SKIP LOCKED
-        ) head
+        SELECT id, next_attempt_at, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn FROM head
       ) ranked
       WHERE rn <= ${opts.perWebhook}
       ORDER BY next_attempt_at, id
       LIMIT ${opts.limit}
     )
-    AND status = 'pending' AND next_attempt_at <= ${opts.now}
-    RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
+    UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+    FROM picked WHERE d.id = picked.id
+    RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts`.execute(queue);
   return inQueueOrder(rows);
 }
 
@@ -92,11 +93,11 @@ export async function claimForWebhooks(
   opts: { workerId: string; now: number; leaseMs: number; limit: number; perWebhook: number; webhookIds: string[] },
 ): Promise<ClaimedDelivery[]> {
   if (opts.webhookIds.length === 0 || opts.limit <= 0) return [];
-  const { db } = database;
+  const { queue } = database;
   if (database.capabilities.skipLocked) {
+    // As in claimDue: the rows are re-checked as they are locked, then updated by primary key.
     const { rows } = await sql<ClaimedDelivery>`
-      UPDATE deliveries SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
-      WHERE id IN (
+      WITH picked AS (
         SELECT d.id FROM unnest(${opts.webhookIds}::text[]) AS w(id)
         CROSS JOIN LATERAL (
           SELECT id, next_attempt_at FROM deliveries
@@ -108,8 +109,9 @@ export async function claimForWebhooks(
         ORDER BY d.next_attempt_at, d.id
         LIMIT ${opts.limit}
       )
-      AND status = 'pending' AND next_attempt_at <= ${opts.now}
-      RETURNING id, event_id, webhook_id, event_type, attempts`.execute(db);
+      UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+      FROM picked WHERE d.id = picked.id
+      RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts`.execute(queue);
     return inQueueOrder(rows);
   }
   const picked: { id: string; at: number }[] = [];
@@ -118,12 +120,12 @@ export async function claimForWebhooks(
       SELECT id, next_attempt_at FROM deliveries
       WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at <= ${opts.now}
       ORDER BY next_attempt_at, id
-      LIMIT ${opts.perWebhook}`.execute(db);
+      LIMIT ${opts.perWebhook}`.execute(queue);
     for (const r of rows) picked.push({ id: r.id, at: r.next_attempt_at });
   }
   if (picked.length === 0) return [];
   picked.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return markClaimed(db, opts, picked.slice(0, opts.limit).map((p) => p.id));
+  return markClaimed(queue, opts, picked.slice(0, opts.limit).map((p) => p.id));
 }
 
 async function markClaimed(db: Db, opts: { workerId: string; now: number; leaseMs: number }, ids: string[]): Promise<ClaimedDelivery[]> {
@@ -186,8 +188,8 @@ export async function complete(
   completions: Completion[],
   opts: { now: number; disableAfterMs: number },
 ): Promise<CompletionResult> {
-  const { db, dialect } = database;
-  return db.transaction().execute(async (trx) => {
+  const { queue, dialect } = database;
+  return queue.transaction().execute(async (trx) => {
     const attempts = completions.flatMap((c) => (c.attempt ? [c.attempt] : []));
     if (dialect === 'postgres') {
       await insertAttemptsPg(trx, attempts);
@@ -236,7 +238,12 @@ async function updateDeliveriesSqlite(db: Db, workerId: string, cs: Completion[]
     WHERE deliveries.id = v.value->>0 AND deliveries.locked_by = ${workerId} AND deliveries.status = 'pending'`.execute(db);
 }
 
-/** One statement for the whole batch: arrays in, unnest() joined on id. */
+/**
+ * One statement for the whole batch: arrays in, unnest() joined on id. No status test: a
+ * row leaves 'pending' only with locked_by cleared, so locked_by = this worker implies it,
+ * and a status test would let the planner scan every pending row through the due index
+ * (it did, with statistics that lagged behind a fast-growing queue) instead of seeking ids.
+ */
 async function updateDeliveriesPg(db: Db, workerId: string, cs: Completion[], now: number) {
   if (cs.length === 0) return;
   await sql`
@@ -247,7 +254,7 @@ async function updateDeliveriesPg(db: Db, workerId: string, cs: Completion[], no
                 ${cs.map((c) => c.attempts)}::int[], ${cs.map((c) => c.nextAttemptAt)}::bigint[],
                 ${cs.map((c) => c.attempt?.status_code ?? null)}::int[], ${cs.map((c) => c.attempt?.error ?? null)}::text[])
       AS v(id, status, attempts, next_at, code, err)
-    WHERE d.id = v.id AND d.locked_by = ${workerId} AND d.status = 'pending'`.execute(db);
+    WHERE d.id = v.id AND d.locked_by = ${workerId}`.execute(db);
 }
 
 async function updateHealth(db: Db, cs: Completion[], opts: { now: number; disableAfterMs: number }): Promise<CompletionResult> {
