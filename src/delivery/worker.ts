@@ -199,7 +199,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         ids: new Set(),
         result: new Promise<void>((r) => setImmediate(r)).then(() => {
           gathering = undefined;
-          return loadTargets(database.db, [...batch.ids]);
+          return loadTargets(database.queue, [...batch.ids]);
         }),
       };
       gathering = batch;
@@ -334,8 +334,8 @@ export function startWorker(deps: WorkerDeps): Worker {
   async function take(claimed: ClaimedDelivery[], now: number): Promise<number> {
     if (claimed.length === 0) return 0;
     const [payloads, targets] = await Promise.all([
-      loadPayloads(database.db, claimed.map((d) => d.event_id)),
-      loadTargets(database.db, claimed.map((d) => d.webhook_id)),
+      loadPayloads(database.queue, claimed.map((d) => d.event_id)),
+      loadTargets(database.queue, claimed.map((d) => d.webhook_id)),
     ]);
     const giveBack: string[] = [];
     for (const delivery of claimed) {
@@ -352,8 +352,18 @@ export function startWorker(deps: WorkerDeps): Worker {
     // One start per claimed delivery, in queue order (each lane is first in, first out), then
     // whatever room is left.
     for (const delivery of claimed) if (perWebhook.has(delivery.webhook_id)) startNext(delivery.webhook_id, true);
-    for (const webhookId of new Set(claimed.map((d) => d.webhook_id))) if (perWebhook.has(webhookId)) pump(webhookId, true);
-    await releaseClaims(database.db, id, giveBack, now);
+    const perClaim = new Map<string, number>();
+    for (const d of claimed) perClaim.set(d.webhook_id, (perClaim.get(d.webhook_id) ?? 0) + 1);
+    for (const [webhookId, n] of perClaim) {
+      const l = perWebhook.get(webhookId);
+      if (!l) continue;
+      pump(webhookId, true);
+      // A full share may have left more behind, and a fast endpoint can drain its lane past
+      // the refill mark while the claim runs: that crossing has passed, so ask again now
+      // (otherwise the rest would wait for the poll interval).
+      if (n >= config.endpointConcurrency && l.active + l.waiting.length <= maxHeld - config.endpointConcurrency) refills.add(webhookId);
+    }
+    await releaseClaims(database.queue, id, giveBack, now);
     return claimed.length - giveBack.length;
   }
 
@@ -397,7 +407,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       await loop;
       // Deliveries claimed but not started go back to the queue at once.
       const waiting = [...perWebhook.values()].flatMap((l) => l.waiting.splice(0).map((j) => j.delivery.id));
-      await releaseClaims(database.db, id, waiting, Date.now()).catch((err) => logger.error({ err }, 'releasing claims failed'));
+      await releaseClaims(database.queue, id, waiting, Date.now()).catch((err) => logger.error({ err }, 'releasing claims failed'));
       while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
       await flush();
       state = 'stopped';
