@@ -63,7 +63,7 @@ export async function createService(
     database,
     secretBox,
     allowPrivateNetworks: config.allowPrivateNetworks,
-    wake: () => wakeup.wake(),
+    wake: (webhookIds) => wakeup.wake(webhookIds),
     httpClient,
     retryScheduleMs: config.retryScheduleMs,
   };

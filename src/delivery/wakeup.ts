@@ -9,12 +9,21 @@ import { WORK_CHANNEL, type Database } from '../store/database.ts';
  * PostgreSQL, NOTIFY reaches the workers of every other process too, each of which LISTENs
  * on a dedicated connection. Polling stays as the safety net (workers also wake on a timer),
  * so a lost notification only costs latency, never a delivery.
+ *
+ * A wake-up may name the webhooks that got new deliveries (ingest knows them): a worker then
+ * claims those webhooks' work by index instead of scanning the queue's head, which walks past
+ * the backlogs of every endpoint it has no room for. Without names it scans.
  */
+export type WakeListener = (webhookIds: string[] | undefined) => void;
+
 export interface Wakeup {
-  wake(): void;
-  onWake(listener: () => void): () => void;
+  wake(webhookIds?: string[]): void;
+  onWake(listener: WakeListener): () => void;
   close(): Promise<void>;
 }
+
+// NOTIFY payloads stop at 8,000 bytes; past this many ids a wake-up says "scan" instead.
+const MAX_PAYLOAD = 7000;
 
 export function createWakeup(database: Database, logger: Logger, opts: { listen: boolean }): Wakeup {
   const local = new EventEmitter();
@@ -22,32 +31,35 @@ export function createWakeup(database: Database, logger: Logger, opts: { listen:
   let listener: pg.Client | undefined;
   let closed = false;
   let notifying = false;
-  let notifyAgain = false;
+  // What the next NOTIFY will say: these webhooks, or 'all' (scan).
+  let next: Set<string> | 'all' | undefined;
 
-  const notifyOthers = () => {
+  const notifyOthers = (webhookIds: string[] | undefined) => {
     if (!database.capabilities.listenNotify || closed) return;
-    // Coalesce: a burst of wake() calls costs at most two round trips.
-    if (notifying) {
-      notifyAgain = true;
-      return;
+    if (!webhookIds || next === 'all') next = 'all';
+    else {
+      next ??= new Set();
+      for (const w of webhookIds) next.add(w);
     }
+    // Coalesce: a burst of wake() calls costs at most two round trips.
+    if (notifying) return;
+    const ids = next;
+    next = undefined;
+    const payload = ids === 'all' ? '' : [...ids].join(',');
     notifying = true;
-    sql`select pg_notify(${WORK_CHANNEL}, '')`
+    sql`select pg_notify(${WORK_CHANNEL}, ${payload.length > MAX_PAYLOAD ? '' : payload})`
       .execute(database.db)
       .catch((err) => logger.warn({ err }, 'NOTIFY failed; workers will find the work by polling'))
       .finally(() => {
         notifying = false;
-        if (notifyAgain) {
-          notifyAgain = false;
-          notifyOthers();
-        }
+        if (next) notifyOthers([]);
       });
   };
 
   const connectListener = async (): Promise<void> => {
     if (closed || !database.connectionString) return;
     const client = new pg.Client({ connectionString: database.connectionString });
-    client.on('notification', () => local.emit('wake'));
+    client.on('notification', (m) => local.emit('wake', m.payload ? m.payload.split(',') : undefined));
     client.on('error', (err) => {
       logger.warn({ err: err.message }, 'LISTEN connection lost; reconnecting');
       client.end().catch(() => {});
@@ -56,16 +68,16 @@ export function createWakeup(database: Database, logger: Logger, opts: { listen:
     await client.connect();
     await client.query(`LISTEN ${WORK_CHANNEL}`);
     listener = client;
-    local.emit('wake'); // anything that arrived while we were not listening
+    local.emit('wake', undefined); // anything that arrived while we were not listening
   };
 
   const ready = opts.listen && database.capabilities.listenNotify ? connectListener() : Promise.resolve();
   ready.catch((err) => logger.warn({ err: err.message }, 'could not LISTEN; workers will poll'));
 
   return {
-    wake() {
-      local.emit('wake');
-      notifyOthers();
+    wake(webhookIds) {
+      local.emit('wake', webhookIds);
+      notifyOthers(webhookIds);
     },
     onWake(fn) {
       local.on('wake', fn);

@@ -112,7 +112,13 @@ export function startWorker(deps: WorkerDeps): Worker {
     refills.add(webhookId);
     wakeLoop();
   };
-  const unsubscribe = deps.wakeup.onWake(wakeToScan);
+  // New work for named webhooks is claimed by index (a refill); the lanes without room skip
+  // it and take it up when they drain. Many names, or none, mean a scan of the head.
+  const unsubscribe = deps.wakeup.onWake((webhookIds) => {
+    if (!webhookIds || webhookIds.length > CLAIM_BATCH / 2) return wakeToScan();
+    for (const w of webhookIds) refills.add(w);
+    wakeLoop();
+  });
 
   const lane = (webhookId: string) => {
     let l = perWebhook.get(webhookId);

@@ -9,6 +9,8 @@ export type IngestResult = {
   duplicates: number;
   deliveries: number;
   events: { index: number; id: string | null; event_id: string | null; status: 'accepted' | 'duplicate' }[];
+  /** The webhooks that got deliveries: what to wake the workers for. Not part of the answer. */
+  webhookIds: string[];
 };
 
 /**
@@ -85,6 +87,7 @@ export async function ingestEvents(database: Database, rawEvents: unknown[], now
       accepted: fresh.length,
       duplicates: rows.length - fresh.length,
       deliveries: deliveries.length,
+      webhookIds: [...new Set(deliveries.map((d) => d.webhook_id))],
       events: rows.map((r, index) => ({
         index,
         id: r.external_id,

@@ -8,7 +8,8 @@ export interface ServiceContext {
   readonly secretBox: SecretBox;
   readonly allowPrivateNetworks: boolean;
   /** Tells the delivery workers (in this process and, on PostgreSQL, elsewhere) that work is due. */
-  readonly wake: () => void;
+  /** New work: for these webhooks, or (without ids) anywhere in the queue. */
+  readonly wake: (webhookIds?: string[]) => void;
   /** Sends test events; the same guarded client the worker uses. */
   readonly httpClient: WebhookHttpClient;
   readonly retryScheduleMs: number[];

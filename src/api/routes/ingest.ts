@@ -65,10 +65,10 @@ export const ingestRoutes = (ctx: ServiceContext, ingestToken: string, metrics: 
       // One event, {"events": [...]}, or a bare array of events.
       const list = Array.isArray(body) ? body : body && typeof body === 'object' && 'events' in body ? (body as { events: unknown }).events : [body];
       if (!Array.isArray(list)) throw new AppError('validation_failed', 'send one event object, or {"events": [...]} with up to 1,000 events');
-      const result = await ingestEvents(ctx.database, list);
+      const { webhookIds, ...result } = await ingestEvents(ctx.database, list);
       metrics.eventsIngested.inc(result.accepted);
       metrics.deliveriesCreated.inc(result.deliveries);
-      if (result.deliveries > 0) ctx.wake();
+      if (webhookIds.length > 0) ctx.wake(webhookIds);
       return reply.status(202).send(result);
     },
   });
