@@ -339,14 +339,15 @@ export function startWorker(deps: WorkerDeps): Worker {
   /** Reads what the claimed deliveries need, queues them in their lanes and starts them in queue order. */
   async function take(claimed: ClaimedDelivery[], now: number): Promise<number> {
     if (claimed.length === 0) return 0;
+    const unread = claimed.filter((d) => d.payload === undefined).map((d) => d.event_id);
     const [payloads, targets] = await Promise.all([
-      loadPayloads(database.queue, claimed.map((d) => d.event_id)),
+      unread.length ? loadPayloads(database.queue, unread) : new Map<string, string>(),
       loadTargets(database.queue, claimed.map((d) => d.webhook_id)),
     ]);
     const giveBack: string[] = [];
     for (const delivery of claimed) {
       const target = targets.get(delivery.webhook_id);
-      const payload = payloads.get(delivery.event_id);
+      const payload = delivery.payload === undefined ? payloads.get(delivery.event_id) : (delivery.payload ?? undefined);
       if (!target || target.is_active !== 1 || payload === undefined || gone.has(delivery.webhook_id)) {
         cancel(delivery);
         continue;

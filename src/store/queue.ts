@@ -14,6 +14,8 @@ export type ClaimedDelivery = {
   webhook_id: string;
   event_type: string;
   attempts: number;
+  /** The event's body, where the claim read it too (PostgreSQL; null if the event is gone); otherwise see loadPayloads. */
+  payload?: string | null;
 };
 
 export async function claimDue(
@@ -46,7 +48,7 @@ export async function claimDue(
     )
     UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
     FROM picked WHERE d.id = picked.id
-    RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts`.execute(queue);
+    RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts, (SELECT payload FROM events WHERE id = d.event_id) AS payload`.execute(queue);
   return inQueueOrder(rows);
 }
 
@@ -111,7 +113,7 @@ export async function claimForWebhooks(
       )
       UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
       FROM picked WHERE d.id = picked.id
-      RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts`.execute(queue);
+      RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts, (SELECT payload FROM events WHERE id = d.event_id) AS payload`.execute(queue);
     return inQueueOrder(rows);
   }
   const picked: { id: string; at: number }[] = [];
@@ -189,12 +191,16 @@ export async function complete(
   opts: { now: number; disableAfterMs: number },
 ): Promise<CompletionResult> {
   const { queue, dialect } = database;
+  const attempts = completions.flatMap((c) => (c.attempt ? [c.attempt] : []));
+  if (dialect === 'postgres' && completions.every((c) => c.health !== 'failing' && c.health !== 'gone')) {
+    // The usual batch (successes, cancellations): one statement, atomic by itself.
+    const healthy = [...new Set(completions.filter((c) => c.health === 'ok').map((c) => c.webhookId))];
+    await recordPg(queue, workerId, completions, attempts, healthy, opts.now);
+    return { disabled: [] };
+  }
   return queue.transaction().execute(async (trx) => {
-    const attempts = completions.flatMap((c) => (c.attempt ? [c.attempt] : []));
-    if (dialect === 'postgres') {
-      await insertAttemptsPg(trx, attempts);
-      await updateDeliveriesPg(trx, workerId, completions, opts.now);
-    } else {
+    if (dialect === 'postgres') await recordPg(trx, workerId, completions, attempts, [], opts.now);
+    else {
       await insertAttemptsSqlite(trx, attempts);
       await updateDeliveriesSqlite(trx, workerId, completions, opts.now);
     }
@@ -205,15 +211,33 @@ export async function complete(
 // Batches go in as one parameter each (arrays on PostgreSQL, a JSON array on SQLite): one
 // statement of constant text per batch, however large, prepared once and planned once.
 
-async function insertAttemptsPg(db: Db, as: AttemptRow[]) {
-  if (as.length === 0) return;
+/**
+ * The attempts, the deliveries' new state and (for `healthy`) the end of their webhooks'
+ * failing streak, in one statement: arrays in, unnest() joined on id. The deliveries are
+ * matched on locked_by alone: a row leaves 'pending' only with locked_by cleared, so it
+ * implies the status, and a status test would let the planner read every pending row
+ * through the due index instead of seeking the ids (it did, with lagging statistics).
+ */
+async function recordPg(db: Db, workerId: string, cs: Completion[], as: AttemptRow[], healthy: string[], now: number) {
   await sql`
-    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
-    SELECT * FROM unnest(${as.map((a) => a.delivery_id)}::text[], ${as.map((a) => a.attempt)}::int[],
-                         ${as.map((a) => a.started_at)}::bigint[], ${as.map((a) => a.duration_ms)}::int[],
-                         ${as.map((a) => a.status_code)}::int[], ${as.map((a) => a.error)}::text[],
-                         ${as.map((a) => a.response_excerpt)}::text[])
-    ON CONFLICT (delivery_id, attempt) DO NOTHING`.execute(db);
+    WITH recorded AS (
+      INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
+      SELECT * FROM unnest(${as.map((a) => a.delivery_id)}::text[], ${as.map((a) => a.attempt)}::int[],
+                           ${as.map((a) => a.started_at)}::bigint[], ${as.map((a) => a.duration_ms)}::int[],
+                           ${as.map((a) => a.status_code)}::int[], ${as.map((a) => a.error)}::text[],
+                           ${as.map((a) => a.response_excerpt)}::text[])
+      ON CONFLICT (delivery_id, attempt) DO NOTHING
+    ), moved AS (
+      UPDATE deliveries AS d SET
+        status = v.status, attempts = v.attempts, next_attempt_at = v.next_at, locked_by = NULL,
+        last_status_code = v.code, last_error = v.err, updated_at = ${now}
+      FROM unnest(${cs.map((c) => c.deliveryId)}::text[], ${cs.map((c) => c.status)}::text[],
+                  ${cs.map((c) => c.attempts)}::int[], ${cs.map((c) => c.nextAttemptAt)}::bigint[],
+                  ${cs.map((c) => c.attempt?.status_code ?? null)}::int[], ${cs.map((c) => c.attempt?.error ?? null)}::text[])
+        AS v(id, status, attempts, next_at, code, err)
+      WHERE d.id = v.id AND d.locked_by = ${workerId}
+    )
+    UPDATE webhooks SET failing_since = NULL WHERE id = ANY(${healthy}::text[]) AND failing_since IS NOT NULL`.execute(db);
 }
 
 async function insertAttemptsSqlite(db: Db, as: AttemptRow[]) {
@@ -236,25 +260,6 @@ async function updateDeliveriesSqlite(db: Db, workerId: string, cs: Completion[]
       last_status_code = v.value->>4, last_error = v.value->>5, updated_at = ${now}
     FROM json_each(${rows}) AS v
     WHERE deliveries.id = v.value->>0 AND deliveries.locked_by = ${workerId} AND deliveries.status = 'pending'`.execute(db);
-}
-
-/**
- * One statement for the whole batch: arrays in, unnest() joined on id. No status test: a
- * row leaves 'pending' only with locked_by cleared, so locked_by = this worker implies it,
- * and a status test would let the planner scan every pending row through the due index
- * (it did, with statistics that lagged behind a fast-growing queue) instead of seeking ids.
- */
-async function updateDeliveriesPg(db: Db, workerId: string, cs: Completion[], now: number) {
-  if (cs.length === 0) return;
-  await sql`
-    UPDATE deliveries AS d SET
-      status = v.status, attempts = v.attempts, next_attempt_at = v.next_at, locked_by = NULL,
-      last_status_code = v.code, last_error = v.err, updated_at = ${now}
-    FROM unnest(${cs.map((c) => c.deliveryId)}::text[], ${cs.map((c) => c.status)}::text[],
-                ${cs.map((c) => c.attempts)}::int[], ${cs.map((c) => c.nextAttemptAt)}::bigint[],
-                ${cs.map((c) => c.attempt?.status_code ?? null)}::int[], ${cs.map((c) => c.attempt?.error ?? null)}::text[])
-      AS v(id, status, attempts, next_at, code, err)
-    WHERE d.id = v.id AND d.locked_by = ${workerId}`.execute(db);
 }
 
 async function updateHealth(db: Db, cs: Completion[], opts: { now: number; disableAfterMs: number }): Promise<CompletionResult> {
