@@ -81,7 +81,10 @@ export function startWorker(deps: WorkerDeps): Worker {
     });
   let state: 'running' | 'stopping' | 'stopped' = 'running';
   let inFlight = 0;
-  const perWebhook = new Map<string, { active: number; waiting: Job[] }>();
+  // `more`: the last claim for this webhook may have left due deliveries behind (it brought a
+  // full share, was cut by the claim's limit, or was skipped for lack of room).
+  type Lane = { active: number; waiting: Job[]; more: boolean };
+  const perWebhook = new Map<string, Lane>();
   // Webhooks that answered 410 here. Until the flush has written their disabling nothing more
   // is sent to them; for one lease after it, what was claimed before it is checked again.
   const gone = new Set<string>();
@@ -122,7 +125,7 @@ export function startWorker(deps: WorkerDeps): Worker {
 
   const lane = (webhookId: string) => {
     let l = perWebhook.get(webhookId);
-    if (!l) perWebhook.set(webhookId, (l = { active: 0, waiting: [] }));
+    if (!l) perWebhook.set(webhookId, (l = { active: 0, waiting: [], more: false }));
     return l;
   };
   const rounds = Math.max(1, Math.floor(config.leaseDurationMs / config.deliveryTimeoutMs) - 1);
@@ -301,10 +304,10 @@ export function startWorker(deps: WorkerDeps): Worker {
         metrics.inFlight.dec();
         if (l.active === 0 && l.waiting.length === 0) perWebhook.delete(webhookId);
         else pump(webhookId);
-        // Claim again when this lane can take a claim's worth again, or the worker as a
-        // whole can: once per crossing, not per finished delivery (a claim per delivery
-        // would be a query per delivery, and a futile one while every lane is full).
-        if (l.active + l.waiting.length === maxHeld - config.endpointConcurrency) wakeToRefill(webhookId);
+        // Claim again when this lane can take a claim's worth again and may have more due
+        // (a claim that finds nothing clears `more`, so an idle webhook costs no queries), or
+        // when the worker as a whole can: once per crossing, not per finished delivery.
+        if (l.more && l.active + l.waiting.length <= maxHeld - config.endpointConcurrency) wakeToRefill(webhookId);
         if (config.workerConcurrency - occupied() === refillAt) wakeToScan();
       });
     return true;
@@ -320,8 +323,10 @@ export function startWorker(deps: WorkerDeps): Worker {
     const room = Math.min(CLAIM_BATCH, config.workerConcurrency - occupied());
     if (room <= 0) return 0;
     const now = Date.now();
-    const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, skipWebhookIds: saturated() });
-    return take(claimed, now);
+    const skipped = saturated();
+    for (const w of skipped) perWebhook.get(w)!.more = true;
+    const claimed = await claimDue(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, skipWebhookIds: skipped });
+    return take(claimed, now, room);
   }
 
   /** Claims the next due deliveries of lanes that have room again. */
@@ -329,15 +334,21 @@ export function startWorker(deps: WorkerDeps): Worker {
     const room = Math.min(CLAIM_BATCH, config.workerConcurrency - occupied());
     const full = new Set(saturated());
     const webhookIds = [...refills].filter((w) => !full.has(w) && !gone.has(w));
+    for (const w of full) if (refills.has(w)) perWebhook.get(w)!.more = true;
     refills.clear();
     if (room <= 0 || webhookIds.length === 0) return 0;
     const now = Date.now();
     const claimed = await claimForWebhooks(database, { workerId: id, now, leaseMs: config.leaseDurationMs, limit: room, perWebhook: config.endpointConcurrency, webhookIds });
-    return take(claimed, now);
+    const found = new Set(claimed.map((d) => d.webhook_id));
+    for (const w of webhookIds) {
+      const l = perWebhook.get(w);
+      if (l && !found.has(w)) l.more = claimed.length >= room;
+    }
+    return take(claimed, now, room);
   }
 
   /** Reads what the claimed deliveries need, queues them in their lanes and starts them in queue order. */
-  async function take(claimed: ClaimedDelivery[], now: number): Promise<number> {
+  async function take(claimed: ClaimedDelivery[], now: number, limit: number): Promise<number> {
     if (claimed.length === 0) return 0;
     const unread = claimed.filter((d) => d.payload === undefined).map((d) => d.event_id);
     const [payloads, targets] = await Promise.all([
@@ -365,10 +376,9 @@ export function startWorker(deps: WorkerDeps): Worker {
       const l = perWebhook.get(webhookId);
       if (!l) continue;
       pump(webhookId, true);
-      // A full share may have left more behind, and a fast endpoint can drain its lane past
-      // the refill mark while the claim runs: that crossing has passed, so ask again now
-      // (otherwise the rest would wait for the poll interval).
-      if (n >= config.endpointConcurrency && l.active + l.waiting.length <= maxHeld - config.endpointConcurrency) refills.add(webhookId);
+      l.more = n >= config.endpointConcurrency || claimed.length >= limit;
+      // A fast endpoint can drain its lane below the refill mark while the claim runs: ask now.
+      if (l.more && l.active + l.waiting.length <= maxHeld - config.endpointConcurrency) refills.add(webhookId);
     }
     await releaseClaims(database.queue, id, giveBack, now);
     return claimed.length - giveBack.length;
