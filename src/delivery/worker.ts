@@ -384,13 +384,19 @@ export function startWorker(deps: WorkerDeps): Worker {
     return claimed.length - giveBack.length;
   }
 
+  // The head is scanned at least once per poll interval however busy the loop is: retries,
+  // expired leases and released claims fall due without any wake-up, and wake-ups that name
+  // webhooks (or a loop kept busy by refills) would otherwise never scan.
+  let nextScanAt = 0;
   const loop = (async () => {
     while (state === 'running') {
       wakeMissed = false;
       try {
         if (refills.size > 0) await refillOnce();
+        if (Date.now() >= nextScanAt) scanWanted = true;
         if (scanWanted) {
           scanWanted = false;
+          nextScanAt = Date.now() + POLL_INTERVAL_MS;
           // Found something: there may be more behind it.
           if ((await scanOnce()) > 0) scanWanted = true;
         }
@@ -402,9 +408,8 @@ export function startWorker(deps: WorkerDeps): Worker {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           wakeWaiter = undefined;
-          scanWanted = true;
           resolve();
-        }, POLL_INTERVAL_MS);
+        }, Math.max(0, nextScanAt - Date.now()));
         wakeWaiter = () => {
           clearTimeout(timer);
           resolve();
