@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { SecretBox } from '../signing/secret-box.ts';
 import { createGuardedConnector } from '../ssrf/guarded-lookup.ts';
 import type { Database } from '../store/database.ts';
-import { claimDue, claimForWebhooks, complete, loadPayloads, loadTargets, releaseClaims, type ClaimedDelivery, type Completion, type DeliveryTarget } from '../store/queue.ts';
+import { claimDue, claimForWebhooks, complete, loadHeldTargets, loadPayloads, loadTargets, releaseClaims, type ClaimedDelivery, type Completion, type DeliveryTarget } from '../store/queue.ts';
 import { classify, prepare, send } from './dispatch.ts';
 import { WebhookHttpClient } from './http-client.ts';
 import type { Wakeup } from './wakeup.ts';
@@ -199,22 +199,23 @@ export function startWorker(deps: WorkerDeps): Worker {
     return flushing;
   }
 
-  // Re-reads of webhooks, gathered per event-loop turn into one query. Each read is issued
-  // after it was asked for, so what it returns is at least as new as the moment of asking.
+  // Re-reads of what waited in a lane, gathered per event-loop turn into one query. Each read
+  // is issued after it was asked for, so what it returns is at least as new as the moment of
+  // asking.
   let gathering: { ids: Set<string>; result: Promise<Map<string, DeliveryTarget>> } | undefined;
-  function currentTarget(webhookId: string): Promise<DeliveryTarget | undefined> {
+  function heldTarget(deliveryId: string): Promise<DeliveryTarget | undefined> {
     if (!gathering) {
       const batch: { ids: Set<string>; result: Promise<Map<string, DeliveryTarget>> } = {
         ids: new Set(),
         result: new Promise<void>((r) => setImmediate(r)).then(() => {
           gathering = undefined;
-          return loadTargets(database.queue, [...batch.ids]);
+          return loadHeldTargets(database.queue, id, [...batch.ids]);
         }),
       };
       gathering = batch;
     }
-    gathering.ids.add(webhookId);
-    return gathering.result.then((m) => m.get(webhookId));
+    gathering.ids.add(deliveryId);
+    return gathering.result.then((m) => m.get(deliveryId));
   }
 
   // Decrypting once per secret, not once per delivery; a regenerated secret is a new key.
@@ -237,11 +238,13 @@ export function startWorker(deps: WorkerDeps): Worker {
     let { target } = job;
     if (gone.has(delivery.webhook_id)) return cancel(delivery);
     if (job.waited || goneRecorded.has(delivery.webhook_id)) {
-      // It waited behind slower requests (or its webhook was just disabled): the webhook may
-      // since have been deleted, switched off, pointed elsewhere or given a new secret.
-      // Signatures use the secret of send time.
-      const fresh = await currentTarget(delivery.webhook_id);
-      if (!fresh || fresh.is_active !== 1) return cancel(delivery);
+      // It waited behind slower requests (or its webhook was just disabled): meanwhile the
+      // delivery may have been cancelled (and its webhook switched on again), or the webhook
+      // deleted, switched off, pointed elsewhere or given a new secret. Signatures use the
+      // secret of send time.
+      const fresh = await heldTarget(delivery.id);
+      if (!fresh) return; // no longer this worker's to send: nothing to record
+      if (fresh.is_active !== 1) return cancel(delivery);
       target = fresh;
     }
     const attempt = delivery.attempts + 1;

@@ -163,6 +163,23 @@ export async function loadTargets(db: Db, webhookIds: string[]): Promise<Map<str
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+/**
+ * The webhooks, as they are now, of the deliveries this worker still holds (keyed by
+ * delivery): one cancelled meanwhile, or taken up by another worker after this one's lease
+ * ran out, is left out. locked_by alone tells: a row leaves 'pending' only with it cleared
+ * (and a status test would lead PostgreSQL's planner to the due index, see recordPg).
+ */
+export async function loadHeldTargets(db: Db, workerId: string, deliveryIds: string[]): Promise<Map<string, DeliveryTarget>> {
+  const rows = await db
+    .selectFrom('deliveries as d')
+    .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+    .select(['d.id as delivery_id', 'w.id', 'w.url', 'w.secret_enc', 'w.is_active'])
+    .where('d.id', 'in', deliveryIds)
+    .where('d.locked_by', '=', workerId)
+    .execute();
+  return new Map(rows.map(({ delivery_id, ...target }) => [delivery_id, target]));
+}
+
 /** What one attempt, or one decision not to attempt, did to a delivery. */
 export type Completion = {
   deliveryId: string;
