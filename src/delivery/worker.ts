@@ -187,7 +187,10 @@ export function startWorker(deps: WorkerDeps): Worker {
             const half = Math.ceil(item.batch.length / 2);
             queue.unshift({ batch: item.batch.slice(0, half), failures: 0 }, { batch: item.batch.slice(half), failures: 0 });
           } else {
-            logger.error({ err, deliveryId: item.batch[0].deliveryId }, 'dropping a delivery outcome the database refuses; the delivery will be sent again');
+            const [dropped] = item.batch;
+            logger.error({ err, deliveryId: dropped.deliveryId }, 'dropping a delivery outcome the database refuses; the delivery will be sent again');
+            // A 410 that is never written must not hold back its webhook here for good.
+            if (dropped.health === 'gone') gone.delete(dropped.webhookId);
             continue;
           }
           logger.error({ err }, 'recording delivery outcomes failed; retrying');
