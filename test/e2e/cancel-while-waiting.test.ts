@@ -50,8 +50,12 @@ describe.each(STORES)('deliveries cancelled while they wait in the worker (%s)',
     const sent = receiver.received.map((r) => bodyOf(r).email_id);
     for (const e of queued) expect(sent).not.toContain(e.email_id);
 
-    // The two that waited stay cancelled, with no attempt (the first was on the wire already).
-    const ds = (await listDeliveries(svc, customer.key, hook.id)).body.data as any[];
+    // Once every outcome is written, the two that waited stay cancelled, with no attempt (the
+    // first was on the wire already).
+    const ds = await eventually(
+      async () => (await listDeliveries(svc, customer.key, hook.id)).body.data as any[],
+      (l) => l.length === 4 && l.every((d) => d.status !== 'pending'),
+    );
     expect(ds.filter((d) => d.attempts.length === 0).map((d) => d.status)).toEqual(['cancelled', 'cancelled']);
   });
 });
