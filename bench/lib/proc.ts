@@ -89,27 +89,22 @@ export function crashReport(ts: Tracked[]): string | undefined {
   return dead.map((t) => `${t.label} exited (code ${t.exit!.code}, signal ${t.exit!.signal}):\n${t.tail()}`).join('\n');
 }
 
-/** Peak resident set size (VmHWM) of a live process, in bytes; 0 if unreadable. */
-export function peakRss(pid: number | undefined): number {
+/** A size field of /proc/<pid>/status (kB there), in bytes; 0 if unreadable. */
+function statusBytes(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
   if (!pid) return 0;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
   }
 }
 
+/** Peak resident set size (VmHWM) of a live process, in bytes; 0 if unreadable. */
+export const peakRss = (pid: number | undefined): number => statusBytes(pid, 'VmHWM');
+
 /** Resident set size (VmRSS) of a live process now, in bytes; 0 if unreadable. */
-export function currentRss(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+export const currentRss = (pid: number | undefined): number => statusBytes(pid, 'VmRSS');
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 

@@ -364,8 +364,8 @@ export function startWorker(deps: WorkerDeps): Worker {
     const giveBack: string[] = [];
     for (const delivery of claimed) {
       const target = targets.get(delivery.webhook_id);
-      const payload = delivery.payload === undefined ? payloads.get(delivery.event_id) : (delivery.payload ?? undefined);
-      if (!target || target.is_active !== 1 || payload === undefined || gone.has(delivery.webhook_id)) {
+      const payload = delivery.payload !== undefined ? delivery.payload : payloads.get(delivery.event_id);
+      if (!target || target.is_active !== 1 || payload == null || gone.has(delivery.webhook_id)) {
         cancel(delivery);
         continue;
       }

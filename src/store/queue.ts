@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Database, Db } from './database.ts';
 import type { AttemptRow, DeliveryStatus, WebhookRow } from './tables.ts';
 
@@ -31,7 +31,7 @@ export async function claimDue(
   // as it locks it (one another worker claimed meanwhile no longer qualifies and drops out),
   // so the update joins them by primary key. The queue's sessions read the head in index
   // order (QUEUE_SESSION in database.ts).
-  const { rows } = await sql<ClaimedDelivery>`
+  const picked = sql`
     WITH head AS (
       SELECT id, webhook_id, next_attempt_at FROM deliveries
       WHERE status = 'pending' AND next_attempt_at <= ${opts.now} ${skip}
@@ -45,11 +45,8 @@ export async function claimDue(
       WHERE rn <= ${opts.perWebhook}
       ORDER BY next_attempt_at, id
       LIMIT ${opts.limit}
-    )
-    UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
-    FROM picked WHERE d.id = picked.id
-    RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts, (SELECT payload FROM events WHERE id = d.event_id) AS payload`.execute(queue);
-  return inQueueOrder(rows);
+    )`;
+  return claimPicked(queue, opts, picked);
 }
 
 /**
@@ -81,6 +78,19 @@ async function claimDueAlone(db: Db, opts: Parameters<typeof claimDue>[1]): Prom
   return markClaimed(db, opts, picked);
 }
 
+/**
+ * PostgreSQL: leases the rows that `withPicked` (a WITH clause ending in `picked(id)`) locked,
+ * and returns them with their events' bodies (null if the event is gone).
+ */
+async function claimPicked(queue: Db, opts: { workerId: string; now: number; leaseMs: number }, withPicked: RawBuilder<unknown>): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<ClaimedDelivery>`
+    ${withPicked}
+    UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
+    FROM picked WHERE d.id = picked.id
+    RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts, (SELECT payload FROM events WHERE id = d.event_id) AS payload`.execute(queue);
+  return inQueueOrder(rows);
+}
+
 // RETURNING has no order; ids are time-ordered, so this restores queue order, in which each
 // event's domain-scoped deliveries come before its customer-level ones.
 const inQueueOrder = (rows: ClaimedDelivery[]) => rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -98,7 +108,7 @@ export async function claimForWebhooks(
   const { queue } = database;
   if (database.capabilities.skipLocked) {
     // As in claimDue: the rows are re-checked as they are locked, then updated by primary key.
-    const { rows } = await sql<ClaimedDelivery>`
+    const picked = sql`
       WITH picked AS (
         SELECT d.id FROM unnest(${opts.webhookIds}::text[]) AS w(id)
         CROSS JOIN LATERAL (
@@ -110,11 +120,8 @@ export async function claimForWebhooks(
         ) d
         ORDER BY d.next_attempt_at, d.id
         LIMIT ${opts.limit}
-      )
-      UPDATE deliveries AS d SET next_attempt_at = ${opts.now + opts.leaseMs}, locked_by = ${opts.workerId}
-      FROM picked WHERE d.id = picked.id
-      RETURNING d.id, d.event_id, d.webhook_id, d.event_type, d.attempts, (SELECT payload FROM events WHERE id = d.event_id) AS payload`.execute(queue);
-    return inQueueOrder(rows);
+      )`;
+    return claimPicked(queue, opts, picked);
   }
   const picked: { id: string; at: number }[] = [];
   for (const webhookId of opts.webhookIds) {
